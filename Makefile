@@ -1,0 +1,33 @@
+# The two commands of the README: `make lab` opens the course, `make test` runs the tests.
+# Each sets itself up on a fresh machine: a virtual environment in .venv with labkit installed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.labkit-installed
+PORT ?= 8888
+
+.PHONY: lab test bench lint clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev,binder]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (labkit)" >/dev/null
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/labkit doctor --brief || true
+	$(BIN)/jupyter lab --port=$(PORT) notebooks/00-start-here.ipynb
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check labkit tests
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

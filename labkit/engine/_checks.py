@@ -1,0 +1,103 @@
+"""Input checks both engines run before touching anything, so both raise the same errors."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Mapping
+
+from labkit.errors import InvalidInput, InvalidName, InvalidPort
+
+__all__ = ["check_name", "check_ports", "check_subnet", "split_port_key"]
+
+# The engine's own rule for container and network names.
+_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+
+
+def check_name(name: str, kind: str = "container") -> str:
+    if not isinstance(name, str) or not _NAME.match(name) or len(name) > 128:
+        raise InvalidName(
+            f"Invalid {kind} name {name!r}",
+            "names start with a letter or digit and use only letters, digits, '_', '.' and '-'",
+            f"pick a name like 'myapp2' or 'labnet' for the {kind}",
+        )
+    return name
+
+
+def split_port_key(key: str) -> tuple[int, str]:
+    """'80/tcp' -> (80, 'tcp'); '80' -> (80, 'tcp')."""
+    text = str(key)
+    port_text, _, proto = text.partition("/")
+    proto = proto or "tcp"
+    if proto not in ("tcp", "udp", "sctp") or not port_text.isdigit():
+        raise InvalidPort(
+            f"Invalid container port {key!r}",
+            "a container port is a number with an optional protocol, like '80/tcp'",
+            "write the port as '80/tcp' (or 80)",
+        )
+    return _in_range(int(port_text), key), proto
+
+
+def _in_range(port: int, shown: object) -> int:
+    if not 1 <= port <= 65535:
+        raise InvalidPort(
+            f"Port {shown!r} is out of range",
+            "TCP and UDP ports run from 1 to 65535",
+            "use a port in that range, or None for an ephemeral host port (-p :80)",
+        )
+    return port
+
+
+def check_ports(ports: Mapping[str, object] | None) -> dict[tuple[int, str], tuple[str, int | None]]:
+    """Normalise a ports mapping to {(port, proto): (host_ip, host_port_or_None)}.
+
+    host_ip '' means all interfaces, as the engine reads it.
+    """
+    result: dict[tuple[int, str], tuple[str, int | None]] = {}
+    for key, spec in (ports or {}).items():
+        port, proto = split_port_key(key)
+        host_ip, host_port = "", None
+        if isinstance(spec, tuple):
+            if len(spec) != 2:
+                raise InvalidPort(
+                    f"Invalid binding {spec!r} for {key}",
+                    "a binding is None, a host port, or (host_ip, host_port)",
+                    "write e.g. ('127.0.0.1', None) for an ephemeral port on loopback",
+                )
+            host_ip, host_port = spec[0] or "", spec[1]
+            try:
+                ipaddress.ip_address(host_ip or "0.0.0.0")
+            except ValueError:
+                raise InvalidPort(
+                    f"Invalid host IP {host_ip!r} for {key}",
+                    "the host side of a binding must be an IP address",
+                    "use '127.0.0.1' (this machine only) or '0.0.0.0' (all interfaces)",
+                ) from None
+        elif spec is not None:
+            host_port = spec  # type: ignore[assignment]
+        if host_port is not None:
+            if isinstance(host_port, bool) or not isinstance(host_port, int):
+                if isinstance(host_port, str) and host_port.isdigit():
+                    host_port = int(host_port)
+                else:
+                    raise InvalidPort(
+                        f"Invalid host port {host_port!r} for {key}",
+                        "a host port is a whole number from 1 to 65535",
+                        "give a number, or None to let the engine pick an ephemeral port",
+                    )
+            host_port = _in_range(host_port, host_port)
+        result[(port, proto)] = (host_ip, host_port)
+    return result
+
+
+def check_subnet(subnet: str | None) -> str | None:
+    if subnet is None:
+        return None
+    try:
+        return str(ipaddress.ip_network(subnet, strict=True))
+    except (ValueError, TypeError):
+        raise InvalidInput(
+            f"Invalid subnet {subnet!r}",
+            "a subnet is a network address with a prefix length, host bits zero",
+            "write it like '172.30.0.0/16'",
+        ) from None
