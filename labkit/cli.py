@@ -1,0 +1,97 @@
+"""The ``labkit`` command: ``tour`` (the lab's first steps in a terminal), ``doctor``, ``cleanup``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from labkit.connect import choose
+from labkit.errors import LabkitError
+from labkit.lab import Lab
+from labkit.models import Container, ProbeResult
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="labkit", description="labkit: Docker networking, hands-on")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("tour", help="run the lab's first steps in this terminal, then clean up")
+    doctor = sub.add_parser("doctor", help="what this machine's engine can and cannot show")
+    doctor.add_argument("--brief", action="store_true", help="one line")
+    cleanup = sub.add_parser("cleanup", help="remove what labkit created (a dry run unless --yes)")
+    cleanup.add_argument("--yes", action="store_true", help="really remove")
+    cleanup.add_argument("--all-namespaces", action="store_true", help="every student's objects (instructors)")
+    args = parser.parse_args(argv)
+    try:
+        return {"tour": _tour, "doctor": _doctor, "cleanup": _cleanup}[args.command](args)
+    except LabkitError as exc:
+        print(f"labkit: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _tour(args: argparse.Namespace) -> int:
+    engine, why = choose()
+    lab = Lab(engine, session="tour")
+    say = print
+    say(f"Engine: {engine.info().description} ({why})")
+    try:
+        app = lab.start_app("myapp2", step="tour", progress=say)
+        binding = app.port(80)
+        publish = f"{binding.host_ip}::80" if binding and binding.host_ip not in (None, "0.0.0.0") else ":80"
+        say(f"\n$ docker run -d --init --name {app.name} -p {publish} {app.image}")
+        _ports(app)
+        _probes(lab.probe("myapp2"))
+        old = app.port(80)
+        say(f"\n$ docker restart {app.name}")
+        app = lab.restart("myapp2")
+        _ports(app)
+        new = app.port(80)
+        if old and new and old.host_port != new.host_port:
+            say(f"The host port moved: {old.host_port} → {new.host_port}.")
+        from labkit.probe import probe_address
+
+        if old and old.host_port:
+            stale = probe_address(engine, "127.0.0.1" if engine.info().local else engine.info().host, old.host_port, via="old host port")
+            _probes([stale, *lab.probe("myapp2")])
+    finally:
+        plan = lab.cleanup()
+        say(f"\n{plan}")
+    return 0
+
+
+def _ports(c: Container) -> None:
+    for b in c.ports:
+        for line in b.docker_port_lines():
+            print(f"  {line}")
+
+
+def _probes(results: list[ProbeResult]) -> None:
+    for r in results:
+        seen = f"Server IP {r.server_ip}" if r.server_ip else r.detail
+        sim = " (simulated)" if r.simulated else ""
+        print(f"  probe via {r.via:<13} {r.target:<22} {r.outcome:<11} {seen}{sim}")
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from labkit.doctor import diagnose
+
+    report = diagnose()
+    print(report.brief if args.brief else report.text)
+    return 0 if report.ok else 1
+
+
+def _cleanup(args: argparse.Namespace) -> int:
+    engine, _ = choose()
+    plan = Lab(engine).cleanup(dry_run=not args.yes, all_namespaces=args.all_namespaces)
+    print(plan)
+    if not args.yes and (plan.containers or plan.networks):
+        print("(dry run: add --yes to remove)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

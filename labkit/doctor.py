@@ -1,0 +1,57 @@
+"""``labkit doctor``: what this environment lets the course show, and what to do where it can't."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from labkit import host
+from labkit.app import static_busybox
+from labkit.connect import choose
+from labkit.errors import LabkitError
+
+__all__ = ["diagnose", "Report"]
+
+
+@dataclass
+class Report:
+    ok: bool = True
+    lines: list[str] = field(default_factory=list)
+    brief: str = ""
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+
+def diagnose() -> Report:
+    report = Report()
+    add = report.lines.append
+    try:
+        engine, why = choose()
+    except LabkitError as exc:
+        report.ok = False
+        report.brief = f"labkit: no engine: {exc.what}"
+        add(f"engine         ✗ {exc.message}")
+        return report
+    info = engine.info()
+    add(f"engine         {info.description} ({why})")
+    if os.environ.get("DOCKER_HOST"):
+        add(f"DOCKER_HOST    {os.environ['DOCKER_HOST']}")
+    add(f"bridge IPs     {'reachable' if info.bridge_reachable else 'not reachable'}: {info.bridge_reason}")
+    forward = {True: "on (1)", False: "off (0)", None: "unknown here"}[info.ip_forward]
+    add(f"ip_forward     {forward}")
+    low, high = info.port_range
+    add(f"ephemeral ports {low}–{high} (ip_local_port_range)")
+    if info.kind == "docker":
+        busybox = static_busybox()
+        add(
+            "lab app image  "
+            + (f"built FROM scratch with {busybox}" if busybox else "needs busybox:1.36 from a registry (no static busybox here)")
+        )
+    prefix = host.proxy_prefix()
+    add(f"browser links  {'through jupyter-server-proxy at ' + prefix + 'proxy/<port>/' if prefix else 'http://localhost:<port>/'}")
+    mode = "simulated engine" if info.simulated else "real engine"
+    report.brief = f"labkit: the course runs on the {mode}: {info.description}"
+    engine.close()
+    return report

@@ -1,0 +1,552 @@
+"""DockerEngine: a real engine through the Docker SDK for Python.
+
+The only module that imports ``docker``. Methods are thin: one SDK call plus a translation of
+its JSON into labkit's dataclasses. Every SDK, requests and socket error is translated into a
+labkit error in ``_translate`` — the one boundary.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping, Sequence
+from urllib.parse import urlparse
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from labkit import app, host
+from labkit.engine._checks import check_name, check_ports, check_subnet
+from labkit.engine.base import LAB_IMAGE, PortSpec
+from labkit.errors import (
+    ContainerNotFound,
+    ContainerNotRunning,
+    EngineUnavailable,
+    ImageBuildFailed,
+    ImageNotFound,
+    InvalidInput,
+    LabkitError,
+    NameInUse,
+    NetworkInUse,
+    NetworkNotFound,
+    PortInUse,
+)
+from labkit.models import (
+    Attachment,
+    Container,
+    EngineInfo,
+    Endpoint,
+    Event,
+    ExecResult,
+    HttpReply,
+    Network,
+    PortBinding,
+)
+
+__all__ = ["DockerEngine"]
+
+_RECOVER = (
+    "start the engine (`sudo systemctl start docker`, or `dockerd &` as root), check DOCKER_HOST, "
+    "or run the course on the simulator: LABKIT_ENGINE=sim"
+)
+
+
+class DockerEngine:
+    """A real Docker engine. ``DockerEngine()`` follows DOCKER_HOST, TLS settings and the
+    current docker context, as the docker CLI does; ``base_url`` names one explicitly."""
+
+    kind = "docker"
+
+    def __init__(self, base_url: str | None = None, *, timeout: float = 30.0) -> None:
+        self._base_url = base_url
+        self._timeout = timeout
+        self._client: docker.DockerClient | None = None
+        self._lock = threading.Lock()
+        self._info: EngineInfo | None = None
+
+    # -- the boundary -------------------------------------------------------------------------
+
+    @property
+    def where(self) -> str:
+        return self._base_url or os.environ.get("DOCKER_HOST") or "the local socket"
+
+    @property
+    def client(self) -> docker.DockerClient:
+        # Built lazily and rebuilt after a failure, so a kernel recovers when the engine returns.
+        with self._lock:
+            if self._client is None:
+                with self._translate():
+                    if self._base_url:
+                        self._client = docker.DockerClient(
+                            base_url=self._base_url, timeout=self._timeout, version="auto"
+                        )
+                    else:
+                        self._client = docker.from_env(timeout=self._timeout)
+            return self._client
+
+    @contextmanager
+    def _translate(self, *, container: str = "", network: str = "", image: str = "") -> Iterator[None]:
+        try:
+            yield
+        except LabkitError:
+            raise
+        except docker.errors.ImageNotFound as exc:
+            raise _image_missing(image) from exc
+        except docker.errors.NotFound as exc:
+            text = _explanation(exc)
+            if "no such image" in text.lower():
+                raise _image_missing(image) from exc
+            if network and ("network" in text.lower() or not container):
+                raise NetworkNotFound(
+                    f"No network {network!r}",
+                    "the engine has no network of that name or ID",
+                    "list them with `docker network ls` (labkit: lab.networks())",
+                ) from exc
+            raise ContainerNotFound(
+                f"No container {container or '?'!r}",
+                "the engine has no container of that name or ID (it may have been removed)",
+                "list them with `docker ps -a`, or start it again with lab.start_app()",
+            ) from exc
+        except docker.errors.APIError as exc:
+            raise self._api_error(exc, container=container, network=network) from exc
+        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+            self._client = None
+            raise EngineUnavailable(
+                f"No Docker engine answers at {self.where}",
+                _short(exc),
+                _RECOVER,
+            ) from exc
+
+    def _api_error(self, exc: Any, *, container: str, network: str) -> LabkitError:
+        text = _explanation(exc)
+        low = text.lower()
+        if "already in use" in low or "already exists" in low:
+            kind, name = ("network", network) if network and not container else ("container", container)
+            return NameInUse(
+                f"The {kind} name {name!r} is already in use",
+                "names are unique on an engine",
+                f"remove the old {kind} (lab.cleanup()) or choose another name",
+            )
+        if "port is already allocated" in low or "address already in use" in low:
+            return PortInUse(
+                f"A host port for {container!r} is already in use",
+                text,
+                "publish on another host port, or None for an ephemeral one (-p :80)",
+            )
+        if "active endpoints" in low:
+            return NetworkInUse(
+                f"Network {network!r} still has containers attached",
+                "the engine refuses to remove a network in use",
+                "disconnect or remove its containers first (lab.disconnect(...))",
+            )
+        if "is not running" in low or "is restarting" in low or "is paused" in low:
+            return ContainerNotRunning(
+                f"Container {container!r} is not running",
+                text,
+                "start it again (lab.start(...)) and look at its logs if it keeps exiting",
+            )
+        return InvalidInput(
+            f"The engine refused the request for {container or network or 'this object'!r}",
+            text,
+            "check the name and options; `labkit doctor` explains this engine's limits",
+        )
+
+    # -- engine ------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        with self._translate():
+            self.client.ping()
+
+    def info(self) -> EngineInfo:
+        if self._info is None:
+            with self._translate():
+                version = self.client.version()
+                details = self.client.info()
+                bridge = self.client.api.inspect_network("bridge") if _has_bridge(details) else {}
+            self._info = host.describe_docker(self.where_url, version, details, bridge)
+        return self._info
+
+    @property
+    def where_url(self) -> str:
+        return self._base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # -- images ------------------------------------------------------------------------------
+
+    def ensure_lab_image(self, progress: Callable[[str], None] | None = None) -> str:
+        busybox = app.static_busybox()
+        context, digest = app.build_context(busybox)
+        with self._translate(image=LAB_IMAGE):
+            try:
+                image = self.client.images.get(LAB_IMAGE)
+                if (image.labels or {}).get("labkit.app.digest") == digest:
+                    return LAB_IMAGE
+            except docker.errors.ImageNotFound:
+                pass
+            if progress:
+                how = "FROM scratch with this machine's static busybox" if busybox else "on busybox:1.36"
+                progress(f"Building the lab app image {LAB_IMAGE} ({how})…")
+            try:
+                self.client.images.build(
+                    fileobj=io.BytesIO(context),
+                    custom_context=True,
+                    tag=LAB_IMAGE,
+                    rm=True,
+                    labels={"labkit.owner": "labkit", "labkit.app.digest": digest},
+                )
+            except docker.errors.BuildError as exc:
+                raise ImageBuildFailed(
+                    f"Could not build the lab app image {LAB_IMAGE}",
+                    _short(exc),
+                    "install a static busybox (Debian: apt-get install busybox-static) or let "
+                    "the engine pull busybox:1.36; `labkit doctor` checks both",
+                ) from exc
+        return LAB_IMAGE
+
+    # -- containers --------------------------------------------------------------------------
+
+    def run(
+        self,
+        image: str,
+        *,
+        name: str,
+        ports: Mapping[str, PortSpec] | None = None,
+        network: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        init: bool = True,
+        command: Sequence[str] | None = None,
+        hostname: str | None = None,
+    ) -> Container:
+        check_name(name)
+        bindings = check_ports(ports)
+        port_map = {
+            f"{port}/{proto}": (host_ip, host_port) if host_ip else host_port
+            for (port, proto), (host_ip, host_port) in bindings.items()
+        }
+        api = self.client.api
+        with self._translate(container=name, network=network or "", image=image):
+            host_config = api.create_host_config(
+                port_bindings=port_map or None, init=init, network_mode=network or None
+            )
+            # The low-level create never pulls: an unknown image is an error, not a long wait.
+            created = api.create_container(
+                image,
+                command=list(command) if command else None,
+                name=name,
+                ports=[(p, proto) for p, proto in bindings] or None,
+                labels=dict(labels or {}),
+                hostname=hostname,
+                host_config=host_config,
+            )
+            try:
+                api.start(created["Id"])
+            except docker.errors.APIError:
+                # A start that fails (host port taken) leaves nothing behind.
+                api.remove_container(created["Id"], force=True)
+                raise
+        return self._settled(created["Id"], ports_expected=bool(bindings) and network != "host")
+
+    def _settled(self, ref: str, *, ports_expected: bool) -> Container:
+        # The engine fills in published ports a moment after start: poll briefly, bounded.
+        deadline = time.monotonic() + 2.0
+        while True:
+            data = self._inspect(ref)
+            state = data["State"]
+            if not ports_expected or not state.get("Running") or data["NetworkSettings"].get("Ports"):
+                return container_from_inspect(data)
+            if time.monotonic() > deadline:
+                return container_from_inspect(data)
+            time.sleep(0.02)
+
+    def _inspect(self, ref: str) -> dict:
+        with self._translate(container=ref):
+            return self.client.api.inspect_container(ref)
+
+    def container(self, ref: str) -> Container:
+        return container_from_inspect(self._inspect(ref))
+
+    def containers(self, *, labels: Mapping[str, str] | None = None, all: bool = True) -> list[Container]:
+        filters = {"label": [f"{k}={v}" for k, v in (labels or {}).items()]} if labels else None
+        with self._translate():
+            summaries = self.client.api.containers(all=all, filters=filters)
+        return [container_from_summary(s) for s in summaries]
+
+    def restart(self, ref: str, *, timeout: int = 10) -> Container:
+        with self._translate(container=ref):
+            self.client.api.restart(ref, timeout=timeout)
+        return self._settled(ref, ports_expected=True)
+
+    def stop(self, ref: str, *, timeout: int = 10) -> Container:
+        with self._translate(container=ref):
+            self.client.api.stop(ref, timeout=timeout)
+        return self.container(ref)
+
+    def start(self, ref: str) -> Container:
+        with self._translate(container=ref):
+            self.client.api.start(ref)
+        return self._settled(ref, ports_expected=True)
+
+    def remove(self, ref: str, *, force: bool = True) -> None:
+        with self._translate(container=ref):
+            self.client.api.remove_container(ref, force=force)
+
+    def exec(self, ref: str, command: Sequence[str]) -> ExecResult:
+        with self._translate(container=ref):
+            exec_id = self.client.api.exec_create(ref, list(command))
+            output = self.client.api.exec_start(exec_id)
+            code = self.client.api.exec_inspect(exec_id).get("ExitCode")
+        return ExecResult(exit_code=code if code is not None else -1, output=output.decode(errors="replace"))
+
+    def inspect_container(self, ref: str) -> dict:
+        return self._inspect(ref)
+
+    # -- networks ----------------------------------------------------------------------------
+
+    def networks(self) -> list[Network]:
+        with self._translate():
+            # The list endpoint leaves Containers empty: inspect each (few networks on a host).
+            summaries = self.client.api.networks()
+            details = []
+            for summary in summaries:
+                try:
+                    details.append(self.client.api.inspect_network(summary["Id"]))
+                except docker.errors.NotFound:
+                    continue  # removed between the two calls
+        return sorted((network_from_inspect(d) for d in details), key=lambda n: n.name)
+
+    def network(self, ref: str) -> Network:
+        return network_from_inspect(self.inspect_network(ref))
+
+    def inspect_network(self, ref: str) -> dict:
+        with self._translate(network=ref):
+            return self.client.api.inspect_network(ref)
+
+    def create_network(
+        self,
+        name: str,
+        *,
+        driver: str = "bridge",
+        subnet: str | None = None,
+        gateway: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> Network:
+        check_name(name, "network")
+        subnet = check_subnet(subnet)
+        with self._translate(network=name):
+            if self.client.api.networks(names=[name]) and any(
+                n["Name"] == name for n in self.client.api.networks(names=[name])
+            ):
+                # API 1.41 lets two networks share a name unless asked; the CLI refuses: so do we.
+                raise docker.errors.APIError(f"network with name {name} already exists")
+            ipam = None
+            if subnet:
+                pool = docker.types.IPAMPool(subnet=subnet, gateway=gateway)
+                ipam = docker.types.IPAMConfig(pool_configs=[pool])
+            created = self.client.api.create_network(
+                name, driver=driver, ipam=ipam, labels=dict(labels or {}), check_duplicate=True
+            )
+        return self.network(created["Id"])
+
+    def connect(self, network: str, container: str, *, aliases: Sequence[str] = ()) -> None:
+        with self._translate(container=container, network=network):
+            self.client.api.connect_container_to_network(container, network, aliases=list(aliases) or None)
+
+    def disconnect(self, network: str, container: str) -> None:
+        with self._translate(container=container, network=network):
+            self.client.api.disconnect_container_from_network(container, network)
+
+    def remove_network(self, ref: str) -> None:
+        with self._translate(network=ref):
+            self.client.api.remove_network(ref)
+
+    # -- events and modelled traffic -----------------------------------------------------------
+
+    def watch(
+        self, callback: Callable[[Event], None], *, labels: Mapping[str, str] | None = None
+    ) -> Callable[[], None]:
+        filters: dict[str, Any] = {"type": "container"}
+        if labels:
+            filters["label"] = [f"{k}={v}" for k, v in labels.items()]
+        with self._translate():
+            stream = self.client.events(decode=True, filters=filters)
+
+        def pump() -> None:
+            try:
+                for raw in stream:
+                    actor = raw.get("Actor", {})
+                    attrs = actor.get("Attributes", {})
+                    callback(
+                        Event(
+                            action=raw.get("Action", raw.get("status", "")).split(":")[0],
+                            container_id=actor.get("ID", raw.get("id", "")),
+                            name=attrs.get("name", ""),
+                            time=raw.get("timeNano", 0) / 1e9 or float(raw.get("time", 0)),
+                            labels={k: v for k, v in attrs.items() if k.startswith("labkit.")},
+                        )
+                    )
+            except Exception:  # noqa: BLE001 - the stream ends with an error when closed
+                return
+
+        threading.Thread(target=pump, name="labkit-docker-events", daemon=True).start()
+        return stream.close
+
+    def model_http(self, host: str, port: int, path: str = "/") -> HttpReply | None:
+        return None  # a real engine's containers answer on the real network
+
+
+# -- JSON → dataclasses ------------------------------------------------------------------------
+
+
+def _image_missing(image: str) -> ImageNotFound:
+    return ImageNotFound(
+        f"No image {image or '?'!r} on the engine",
+        "it was never built here and no registry can be reached to pull it",
+        f"use the lab app image {LAB_IMAGE!r} (labkit builds it on first use)",
+    )
+
+
+def _explanation(exc: Any) -> str:
+    return str(getattr(exc, "explanation", None) or exc).strip()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def _has_bridge(details: dict) -> bool:
+    return "bridge" in (details.get("Plugins", {}).get("Network") or ["bridge"])
+
+
+def ports_from_inspect(raw: Mapping[str, Any] | None) -> tuple[PortBinding, ...]:
+    """NetworkSettings.Ports → bindings, pairing each IPv4 binding with its IPv6 twin."""
+    result = []
+    for key, bindings in sorted((raw or {}).items(), key=lambda kv: _port_sort(kv[0])):
+        number, _, proto = key.partition("/")
+        v4 = [b for b in bindings or [] if ":" not in (b.get("HostIp") or "")]
+        v6 = [b for b in bindings or [] if ":" in (b.get("HostIp") or "")]
+        count = max(len(v4), len(v6), 1)
+        for i in range(count):
+            four = v4[i] if i < len(v4) else None
+            six = v6[i] if i < len(v6) else None
+            result.append(
+                PortBinding(
+                    container_port=int(number),
+                    protocol=proto or "tcp",
+                    host_ip=four["HostIp"] if four else None,
+                    host_port=int(four["HostPort"]) if four and four.get("HostPort") else None,
+                    ipv6_host_ip=six["HostIp"] if six else None,
+                    ipv6_host_port=int(six["HostPort"]) if six and six.get("HostPort") else None,
+                )
+            )
+    return tuple(result)
+
+
+def ports_from_summary(raw: Sequence[Mapping[str, Any]] | None) -> tuple[PortBinding, ...]:
+    """The list endpoint's Ports ([{IP, PrivatePort, PublicPort, Type}]) in inspect's shape."""
+    as_inspect: dict[str, list[dict[str, str]] | None] = {}
+    for p in raw or []:
+        key = f"{p['PrivatePort']}/{p.get('Type', 'tcp')}"
+        if "PublicPort" in p:
+            as_inspect.setdefault(key, [])
+            as_inspect[key].append({"HostIp": p.get("IP", ""), "HostPort": str(p["PublicPort"])})  # type: ignore[union-attr]
+        else:
+            as_inspect.setdefault(key, None)
+    return ports_from_inspect(as_inspect)
+
+
+def _port_sort(key: str) -> tuple[int, str]:
+    number, _, proto = key.partition("/")
+    return (int(number) if number.isdigit() else 0, proto)
+
+
+def _attachments(networks: Mapping[str, Mapping[str, Any]] | None) -> tuple[Attachment, ...]:
+    return tuple(
+        Attachment(
+            network=name,
+            network_id=ep.get("NetworkID") or "",
+            ip=ep.get("IPAddress") or "",
+            prefix_len=ep.get("IPPrefixLen") or 0,
+            gateway=ep.get("Gateway") or "",
+            mac=ep.get("MacAddress") or "",
+            ipv6=ep.get("GlobalIPv6Address") or "",
+            aliases=tuple(ep.get("Aliases") or ()),
+        )
+        for name, ep in sorted((networks or {}).items())
+    )
+
+
+def container_from_inspect(data: Mapping[str, Any]) -> Container:
+    state = data.get("State", {})
+    settings = data.get("NetworkSettings", {})
+    return Container(
+        id=data["Id"],
+        name=data["Name"].lstrip("/"),
+        image=data.get("Config", {}).get("Image", ""),
+        status=state.get("Status", ""),
+        labels=dict(data.get("Config", {}).get("Labels") or {}),
+        ports=ports_from_inspect(settings.get("Ports")),
+        networks=_attachments(settings.get("Networks")),
+        network_mode=data.get("HostConfig", {}).get("NetworkMode", ""),
+        exit_code=state.get("ExitCode", 0),
+        restart_count=data.get("RestartCount", 0),
+        started_at=state.get("StartedAt", ""),
+    )
+
+
+def container_from_summary(data: Mapping[str, Any]) -> Container:
+    names = data.get("Names") or ["/"]
+    return Container(
+        id=data["Id"],
+        name=names[0].lstrip("/"),
+        image=data.get("Image", ""),
+        status=data.get("State", ""),
+        labels=dict(data.get("Labels") or {}),
+        ports=ports_from_summary(data.get("Ports")),
+        networks=_attachments((data.get("NetworkSettings") or {}).get("Networks")),
+        network_mode=(data.get("HostConfig") or {}).get("NetworkMode", ""),
+    )
+
+
+def network_from_inspect(data: Mapping[str, Any]) -> Network:
+    config = ((data.get("IPAM") or {}).get("Config") or [{}])[0] or {}
+    subnet = config.get("Subnet", "")
+    return Network(
+        id=data["Id"],
+        name=data["Name"],
+        driver=data.get("Driver", ""),
+        scope=data.get("Scope", ""),
+        subnet=subnet,
+        gateway=config.get("Gateway") or host.default_gateway(subnet, data.get("Driver", "")),
+        internal=bool(data.get("Internal")),
+        ipv6=bool(data.get("EnableIPv6")),
+        created=data.get("Created", ""),
+        labels=dict(data.get("Labels") or {}),
+        options=dict(data.get("Options") or {}),
+        endpoints=tuple(
+            Endpoint(
+                container_id=cid,
+                container_name=ep.get("Name", ""),
+                ipv4=ep.get("IPv4Address", ""),
+                ipv6=ep.get("IPv6Address", ""),
+                mac=ep.get("MacAddress", ""),
+            )
+            for cid, ep in sorted((data.get("Containers") or {}).items(), key=lambda kv: kv[1].get("Name", ""))
+        ),
+    )
+
+
+def docker_host_name(url: str) -> str:
+    """Where published ports of the engine at ``url`` are reached from this machine."""
+    parsed = urlparse(url)
+    if parsed.scheme in ("tcp", "http", "https", "ssh") and parsed.hostname:
+        return parsed.hostname
+    return "127.0.0.1"

@@ -1,0 +1,60 @@
+"""How labkit shows itself in a notebook: the engine banner and errors without tracebacks."""
+
+from __future__ import annotations
+
+import html
+
+from labkit.connect import choose
+from labkit.errors import LabkitError
+from labkit.lab import Lab
+
+__all__ = ["start", "show_banner", "install_error_display", "error_html"]
+
+
+def start(namespace: str | None = None) -> Lab:
+    """Pick the engine, say which and why in a banner, and return the student's Lab."""
+    install_error_display()
+    engine, why = choose()
+    lab = Lab(engine, namespace=namespace)
+    show_banner(lab, why)
+    return lab
+
+
+def show_banner(lab: Lab, why: str) -> None:
+    from IPython.display import HTML, display
+
+    info = lab.engine.info()
+    colour = "#8a5a00" if info.simulated else "#1b5e20"
+    label = "SIMULATED ENGINE" if info.simulated else "REAL ENGINE"
+    text = f"{info.description} — {why}. Namespace: {lab.namespace}."
+    display(
+        HTML(
+            f'<div class="labkit-banner" style="border-left:6px solid {colour};padding:4px 10px;'
+            f'font-family:sans-serif"><b style="color:{colour}">labkit · {label}</b> · '
+            f"{html.escape(text)}</div>"
+        )
+    )
+
+
+def error_html(exc: LabkitError) -> str:
+    lines = exc.message.splitlines()
+    body = "<br>".join(html.escape(line) for line in lines)
+    return f'<div class="labkit-error" style="color:#b00020;font-family:sans-serif">⚠ {body}</div>'
+
+
+def install_error_display() -> None:
+    """Show a LabkitError as its one- or two-line message, not a traceback, in IPython."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def handler(shell, etype, value, tb, tb_offset=None):  # noqa: ANN001 - IPython's signature
+        display(HTML(error_html(value)))
+        return None
+
+    shell.set_custom_exc((LabkitError,), handler)

@@ -1,0 +1,120 @@
+"""pandas tables of what the docker CLI prints: ports, networks, inspect output, probe results."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import pandas as pd
+
+from labkit.models import Container, Network, ProbeResult
+
+__all__ = [
+    "port_table",
+    "networks_table",
+    "config_table",
+    "endpoints_table",
+    "probe_table",
+    "container_networks_table",
+]
+
+
+def port_table(containers: Container | Iterable[Container]) -> pd.DataFrame:
+    """What ``docker port NAME`` shows, one row per container port, the IPv6 twin folded in."""
+    if isinstance(containers, Container):
+        containers = [containers]
+    rows = []
+    for c in containers:
+        for b in c.ports:
+            note = ""
+            if b.ipv6_differs:
+                note = f"IPv6 twin on a different host port ({b.ipv6_host_port})"
+            elif not b.published:
+                note = "exposed, not published"
+            rows.append(
+                {
+                    "container": c.name,
+                    "container port": b.key,
+                    "host IP": b.host_ip or "",
+                    "host port": b.host_port,
+                    "IPv6 host port": b.ipv6_host_port,
+                    "docker port shows": " | ".join(b.docker_port_lines()),
+                    "note": note,
+                }
+            )
+    columns = ["container", "container port", "host IP", "host port", "IPv6 host port", "docker port shows", "note"]
+    frame = pd.DataFrame(rows, columns=columns)
+    for col in ("host port", "IPv6 host port"):
+        frame[col] = frame[col].astype("Int64")
+    return frame
+
+
+def networks_table(networks: Iterable[Network]) -> pd.DataFrame:
+    """``docker network ls`` columns, plus subnet, gateway and how many containers are attached."""
+    rows = [
+        {
+            "NETWORK ID": n.short_id,
+            "NAME": n.name,
+            "DRIVER": n.driver,
+            "SCOPE": n.scope,
+            "subnet": n.subnet,
+            "gateway": n.gateway,
+            "containers": len(n.endpoints),
+        }
+        for n in networks
+    ]
+    return pd.DataFrame(rows, columns=["NETWORK ID", "NAME", "DRIVER", "SCOPE", "subnet", "gateway", "containers"])
+
+
+def config_table(network: Network) -> pd.DataFrame:
+    """The configuration half of ``docker network inspect``, as setting / value rows."""
+    rows = [
+        ("name", network.name),
+        ("ID", network.id),
+        ("driver", network.driver),
+        ("scope", network.scope),
+        ("subnet", network.subnet),
+        ("gateway", network.gateway),
+        ("Linux bridge", network.bridge_name),
+        ("internal", str(network.internal).lower()),
+        ("IPv6", str(network.ipv6).lower()),
+    ]
+    return pd.DataFrame(rows, columns=["setting", "value"])
+
+
+def endpoints_table(network: Network) -> pd.DataFrame:
+    """The ``Containers`` half of ``docker network inspect``: who is attached, with which addresses."""
+    rows = [
+        {"container": e.container_name, "IPv4": e.ipv4, "IPv6": e.ipv6, "MAC": e.mac, "ID": e.container_id[:12]}
+        for e in network.endpoints
+    ]
+    return pd.DataFrame(rows, columns=["container", "IPv4", "IPv6", "MAC", "ID"])
+
+
+def container_networks_table(container: Container) -> pd.DataFrame:
+    """A container's addresses per network (``docker inspect`` NetworkSettings.Networks)."""
+    rows = [
+        {"network": a.network, "IP": a.ip, "prefix": a.prefix_len or None, "gateway": a.gateway, "MAC": a.mac}
+        for a in container.networks
+    ]
+    frame = pd.DataFrame(rows, columns=["network", "IP", "prefix", "gateway", "MAC"])
+    frame["prefix"] = frame["prefix"].astype("Int64")
+    return frame
+
+
+def probe_table(results: Iterable[ProbeResult]) -> pd.DataFrame:
+    rows = [
+        {
+            "via": r.via,
+            "target": r.target,
+            "outcome": r.outcome,
+            "HTTP": r.status,
+            "ms": r.latency_ms,
+            "Server IP": r.server_ip or "",
+            "client seen": r.client_addr or "",
+            "note": r.detail,
+        }
+        for r in results
+    ]
+    frame = pd.DataFrame(rows, columns=["via", "target", "outcome", "HTTP", "ms", "Server IP", "client seen", "note"])
+    frame["HTTP"] = frame["HTTP"].astype("Int64")
+    return frame
