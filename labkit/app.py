@@ -15,7 +15,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
-__all__ = ["render_page", "parse_page", "build_context", "static_busybox", "PAGE_TITLE"]
+__all__ = ["render_page", "parse_page", "build_context", "static_busybox", "PAGE_TITLE", "APPLETS"]
 
 PAGE_TITLE = "labkit lab app (the course's mycontainer:5.6)"
 
@@ -32,6 +32,9 @@ echo "All IPs: $(echo $ips)"
 echo "Hostname: $($bb hostname)"
 echo "Client: ${REMOTE_ADDR}:${REMOTE_PORT}"
 """ % {"title": PAGE_TITLE}
+
+# Commands a student may `docker exec` in the app container, as in the lab's mycontainer image.
+APPLETS = ("sh", "ip", "ifconfig", "route", "ping", "nslookup", "wget", "hostname", "cat", "ls", "ps", "netstat")
 
 _CMD = '["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]'
 
@@ -89,6 +92,7 @@ def build_context(busybox: Path | None) -> tuple[bytes, str]:
     """A tar build context for the lab app image and a digest of what it contains."""
     buf = io.BytesIO()
     digest = hashlib.sha256(_CGI.encode())
+    digest.update(" ".join(APPLETS).encode())
     with tarfile.open(fileobj=buf, mode="w") as tar:
         dockerfile = _SCRATCH_DOCKERFILE if busybox else _BASE_DOCKERFILE
         digest.update(dockerfile.encode())
@@ -98,9 +102,10 @@ def build_context(busybox: Path | None) -> tuple[bytes, str]:
             data = busybox.read_bytes()
             digest.update(data)
             _add_file(tar, "rootfs/bin/busybox", data, 0o755)
-            link = tarfile.TarInfo("rootfs/bin/sh")
-            link.type, link.linkname = tarfile.SYMTYPE, "busybox"
-            tar.addfile(link)
+            for applet in APPLETS:
+                link = tarfile.TarInfo(f"rootfs/bin/{applet}")
+                link.type, link.linkname = tarfile.SYMTYPE, "busybox"
+                tar.addfile(link)
     return buf.getvalue(), digest.hexdigest()[:16]
 
 

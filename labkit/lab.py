@@ -158,19 +158,19 @@ class Lab:
         return found
 
     def restart(self, name: str, *, timeout: int = 10) -> Container:
-        return self.engine.restart(self._owned_container(name).id, timeout=timeout)
+        return self.engine.restart(self._owned_container(name).name, timeout=timeout)
 
     def stop(self, name: str) -> Container:
-        return self.engine.stop(self._owned_container(name).id)
+        return self.engine.stop(self._owned_container(name).name)
 
     def start(self, name: str) -> Container:
-        return self.engine.start(self._owned_container(name).id)
+        return self.engine.start(self._owned_container(name).name)
 
     def remove(self, name: str) -> None:
-        self.engine.remove(self._owned_container(name).id, force=True)
+        self.engine.remove(self._owned_container(name).name, force=True)
 
     def exec(self, name: str, command: Sequence[str]):
-        return self.engine.exec(self._owned_container(name).id, command)
+        return self.engine.exec(self._owned_container(name).name, command)
 
     def probe(self, name: str, *, timeout: float = _probe.DEFAULT_TIMEOUT) -> list[ProbeResult]:
         """Probe the app both ways: via its published host port and via its bridge IP."""
@@ -203,11 +203,11 @@ class Lab:
 
     def connect(self, network: str, container: str, *, aliases: Sequence[str] = ()) -> None:
         net = self.network(network)
-        self.engine.connect(net.name, self._owned_container(container).id, aliases=aliases)
+        self.engine.connect(net.name, self._owned_container(container).name, aliases=aliases)
 
     def disconnect(self, network: str, container: str) -> None:
         net = self.network(network)
-        self.engine.disconnect(net.name, self._owned_container(container).id)
+        self.engine.disconnect(net.name, self._owned_container(container).name)
 
     def remove_network(self, name: str) -> None:
         net = self.network(name)
@@ -217,7 +217,7 @@ class Lab:
                 "labkit never removes networks it did not create",
                 "remove it with `docker network rm` yourself if you really mean to",
             )
-        self.engine.remove_network(net.id)
+        self.engine.remove_network(net.name)
 
     # -- cleanup ---------------------------------------------------------------------------------
 
