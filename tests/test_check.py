@@ -1,0 +1,154 @@
+"""labkit.check: right answers pass, wrong ones say so, wrong types are clear errors, and the
+expected value is read when the student checks, not when the question is written."""
+
+import subprocess
+import sys
+
+import pytest
+
+from labkit.check import Exercise, Feedback, NotAnswerable, Question
+from labkit.errors import InvalidInput, LabkitError
+
+
+def test_right_answer_passes_and_says_so(capsys):
+    q = Question("Which port?", expected=lambda: 32769, explain="the allocator moved on")
+    assert q.check(32769) is True
+    out = capsys.readouterr().out
+    assert "✓" in out and "32769" in out and "allocator" in out
+
+
+def test_wrong_answer_says_so(capsys):
+    q = Question("Which port?", expected=lambda: 32769, name="q_port")
+    assert q.check(32768) is False
+    out = capsys.readouterr().out
+    assert "✗" in out and "32768" in out and "q_port.hint()" in out
+
+
+def test_known_mistake_gets_its_own_why(capsys):
+    q = Question("Which port now?", expected=lambda: 32769, mistakes=lambda: {32768: "That was the port before the restart."})
+    assert q.check(32768) is False
+    assert "before the restart" in capsys.readouterr().out
+
+
+def test_expected_is_computed_at_check_time(capsys):
+    state = {"port": 32768}
+    q = Question("Which port?", expected=lambda: state["port"])
+    state["port"] = 32771  # the container restarted after the question was written
+    assert q.check(32771) is True
+    assert q.check(32768) is False
+    assert q.solution(show=False) == 32771
+
+
+def test_expected_must_be_a_callable():
+    with pytest.raises(InvalidInput) as caught:
+        Question("Which port?", expected=32768)  # type: ignore[arg-type]
+    assert "→" in str(caught.value) and "lambda" in str(caught.value)
+
+
+def test_empty_prompt_is_refused():
+    with pytest.raises(InvalidInput):
+        Question("  ", expected=lambda: 1)
+
+
+@pytest.mark.parametrize(
+    ("expected", "answer", "wants"),
+    [
+        (32768, [32768], "whole number"),
+        (32768, "port 32768", "whole number"),
+        (32768, True, "whole number"),
+        ("172.17.0.1", 172, "string"),
+        (True, "yes", "True or False"),
+        (["a", "b"], "a,b", "list"),
+    ],
+)
+def test_wrong_type_is_a_clear_labkit_error(expected, answer, wants):
+    q = Question("?", expected=lambda: expected)
+    with pytest.raises(InvalidInput) as caught:
+        q.check(answer)
+    err = caught.value
+    assert isinstance(err, LabkitError)
+    assert wants in err.why and err.fix.startswith("set answer =")
+    assert "\n" in err.message and "→" in err.message  # what: why, then what to do
+
+
+def test_not_answered_yet_is_not_an_error(capsys):
+    q = Question("?", expected=lambda: 1)
+    assert q.check(None) is False
+    assert "Not answered yet" in capsys.readouterr().out
+    assert q.attempts == 0
+
+
+def test_digit_strings_count_as_numbers(capsys):
+    q = Question("?", expected=lambda: 32768)
+    assert q.check("32768") is True
+    assert q.check(32768.0) is True
+
+
+def test_strings_ignore_case_and_blanks(capsys):
+    q = Question("?", expected=lambda: "docker0")
+    assert q.check("  Docker0 ") is True
+    assert q.check("eth0") is False
+
+
+def test_addresses_compare_as_addresses(capsys):
+    q = Question("?", expected=lambda: "172.18.0.0/16")
+    assert q.check("172.18.0.0/16") is True
+    assert q.check("172.18.0.1/16") is True  # same network, written from a host address
+    assert q.check("172.19.0.0/16") is False
+    assert q.check("my subnet") is False
+    assert "not an IP address" in capsys.readouterr().out
+    ip = Question("?", expected=lambda: "172.17.0.2")
+    assert ip.check("172.17.0.2") is True and ip.check("172.17.0.3") is False
+
+
+def test_choices(capsys):
+    q = Question("Which?", expected=lambda: "host", choices=("bridge", "host", "none"))
+    assert q.check("HOST") is True
+    assert q.check("none") is False
+    with pytest.raises(InvalidInput) as caught:
+        q.check("overlay")
+    assert "'bridge'" in caught.value.fix
+
+
+def test_collections_compare_as_sets_unless_ordered(capsys):
+    q = Question("?", expected=lambda: ["bridge", "host", "none"])
+    assert q.check(("none", "Bridge", "host")) is True
+    assert q.check(["bridge", "host"]) is False
+    ordered = Question("?", expected=lambda: ["a", "b"], ordered=True)
+    assert ordered.check(["b", "a"]) is False
+
+
+def test_bools(capsys):
+    q = Question("?", expected=lambda: False)
+    assert q.check(False) is True and q.check(True) is False
+
+
+def test_hint_and_solution_show_text(capsys):
+    port = {"now": 40000}
+    q = Question("?", expected=lambda: port["now"], hint="look at the table", explain=lambda: f"it is {port['now']}")
+    q.hint()
+    assert q.solution() == 40000
+    out = capsys.readouterr().out
+    assert "look at the table" in out and "40000" in out and "it is 40000" in out
+
+
+def test_nothing_to_check_against_is_a_clear_error():
+    q = Question("Which port?", expected=lambda: None)
+    with pytest.raises(NotAnswerable) as caught:
+        q.check(1)
+    assert "run the notebook's cells above" in str(caught.value)
+
+
+def test_feedback_renders_escaped_html():
+    fb = Feedback("wrong", "Not quite: '<script>' is not the answer.")
+    assert "<script>" not in fb._repr_html_() and "&lt;script&gt;" in fb._repr_html_()
+
+
+def test_exercise_is_an_alias():
+    assert Exercise is Question
+
+
+def test_import_check_stays_light():
+    code = "import sys, labkit.check; print(' '.join(m for m in ('docker','pandas','plotly','ipywidgets','IPython') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ""
