@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/labkit bench $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check labkit tests

@@ -23,7 +23,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     cleanup = sub.add_parser("cleanup", help="remove what labkit created (a dry run unless --yes)")
     cleanup.add_argument("--yes", action="store_true", help="really remove")
     cleanup.add_argument("--all-namespaces", action="store_true", help="every student's objects (instructors)")
+    bench = sub.add_parser("bench", help="labkit's speed against the docker CLI, as ratios", add_help=False)
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        from labkit.bench import main as bench_main
+
+        return bench_main(args.rest)
     try:
         return {"tour": _tour, "doctor": _doctor, "cleanup": _cleanup}[args.command](args)
     except LabkitError as exc:

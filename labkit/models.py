@@ -197,6 +197,7 @@ class Outcome:
     TIMEOUT = "timeout"
     UNREACHABLE = "unreachable"
     NOT_HTTP = "not-http"
+    NOT_RUNNING = "not-running"  # the container exited or is restarting: nothing to probe
     ERROR = "error"
 
 

@@ -23,6 +23,9 @@ MAX_BODY = 64 * 1024
 
 def probe(engine: Engine, container: Container, port: int = 80, *, timeout: float = DEFAULT_TIMEOUT) -> list[ProbeResult]:
     """Both ways in, as the lab text tries them: the published host port, then the bridge IP."""
+    if not container.running:
+        # An exited or crash-looping app is reported as such, not as a probe time-out.
+        return [_not_running(container, via) for via in ("host-port", "bridge-ip")]
     return [
         probe_host_port(engine, container, port, timeout=timeout),
         probe_bridge_ip(engine, container, port, timeout=timeout),
@@ -113,6 +116,14 @@ def _result(via: str, target: str, url: str, reply: HttpReply, started: float, *
         server_ip=fields.get("server_ip"), hostname=fields.get("hostname"),
         client_addr=fields.get("client_addr"), body=reply.body[:MAX_BODY],
         simulated=simulated, detail=detail,
+    )
+
+
+def _not_running(container: Container, via: str) -> ProbeResult:
+    how = f"exited with code {container.exit_code}" if container.status == "exited" else container.status
+    return ProbeResult(
+        via=via, target="-", url="", outcome=Outcome.NOT_RUNNING,
+        detail=f"{container.name} is not running ({how}): start it again, and read its logs if it keeps stopping",
     )
 
 

@@ -166,7 +166,10 @@ class DockerEngine:
             with self._translate():
                 version = self.client.version()
                 details = self.client.info()
-                bridge = self.client.api.inspect_network("bridge") if _has_bridge(details) else {}
+                try:
+                    bridge = self.client.api.inspect_network("bridge")
+                except docker.errors.NotFound:
+                    bridge = {}  # an engine started with --bridge=none
             self._info = host.describe_docker(self.where_url, version, details, bridge)
         return self._info
 
@@ -420,10 +423,6 @@ def _explanation(exc: Any) -> str:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:200]
-
-
-def _has_bridge(details: dict) -> bool:
-    return "bridge" in (details.get("Plugins", {}).get("Network") or ["bridge"])
 
 
 def ports_from_inspect(raw: Mapping[str, Any] | None) -> tuple[PortBinding, ...]:
