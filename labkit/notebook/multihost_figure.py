@@ -1,0 +1,125 @@
+"""Figures and tables for the simulated two-host model (``labkit.multihost``): the packet's path
+from web1 on agent01 to web2 on agent02, and the headers it carries on the wire, per mode.
+
+Every figure says SIMULATED in its title: nothing here ran on a network.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from labkit.multihost import MODES, UNDERLAY_MTU, TwoHosts
+
+__all__ = ["packet_path_figure", "wire_headers_figure", "hops_table", "routes_table", "modes_table"]
+
+_LAYER_COLOUR = {"Ethernet": "#90a4ae", "IPv4": "#1e88e5", "UDP": "#ef6c00", "VXLAN": "#8e24aa", "TCP": "#43a047"}
+_X = {1: 0.0, 2: 1.6, 3: 4.0, 4: 6.4, 5: 8.0}
+
+
+def packet_path_figure(model: TwoHosts | str) -> go.Figure:
+    """web1 → web2 across the two hosts: boxes for the hosts, one marker per hop (hover: headers
+    and the rule that decides the hop), and the header stack on the wire drawn above it."""
+    model = TwoHosts(model) if isinstance(model, str) else model
+    hops = model.path()
+    fig = go.Figure()
+    a, b = model.hosts
+    for x0, x1, host in ((-0.7, 2.5, a), (5.5, 8.7, b)):
+        fig.add_shape(type="rect", x0=x0, x1=x1, y0=-1.4, y1=1.2, line={"color": "#37474f"}, fillcolor="rgba(55,71,79,0.05)")
+        fig.add_annotation(x=(x0 + x1) / 2, y=1.05, text=f"<b>{host.name}</b> eth1 {host.ip}", showarrow=False)
+        fig.add_annotation(x=(x0 + x1) / 2, y=-1.25, text=f"containers {host.subnet} on {host.bridge}", showarrow=False, font={"size": 10})
+    xs = [_X[h.step] for h in hops]
+    ys = [0.0] * len(hops)
+    hover = [
+        f"<b>{h.step}. {h.device}</b> ({h.where})<br>{h.action}<br><i>{h.rule}</i><br>"
+        + "<br>".join(("▸ " if hd.outer else "· ") + str(hd) for hd in h.headers)
+        for h in hops
+    ]
+    fig.add_trace(
+        go.Scatter(
+            x=xs, y=ys, mode="lines+markers+text", text=[h.device for h in hops], textposition="bottom center",
+            marker={"size": 16, "color": ["#ef6c00" if h.encapsulated else "#1e88e5" for h in hops]},
+            line={"color": "#455a64", "width": 3}, hovertext=hover, hoverinfo="text", name="packet path",
+        )
+    )
+    wire = next(h for h in hops if h.where == "wire")
+    # The header stack on the wire, outermost on top.
+    for i, hd in enumerate(wire.headers):
+        y = 1.0 - 0.28 * i + 0.25 * (len(wire.headers) - 1)
+        fig.add_annotation(
+            x=_X[3], y=y + 0.4, text=f"{hd.layer} <span style='font-size:9px'>{hd.fields}</span> ({hd.size} B)",
+            showarrow=False, bgcolor=_LAYER_COLOUR[hd.layer] if hd.outer else "white",
+            bordercolor=_LAYER_COLOUR[hd.layer], font={"size": 10, "color": "white" if hd.outer else "black"},
+        )
+    mode = model.mode
+    extra = f"{model.overhead()} bytes of encapsulation, container MTU {model.mtu()}" if model.overhead() else "no encapsulation, full MTU"
+    fig.update_layout(
+        title=f"SIMULATED — {mode.title}: web1 → web2 ({extra})",
+        xaxis={"visible": False, "range": [-1, 9]},
+        yaxis={"visible": False, "range": [-1.6, 3.2]},
+        showlegend=False, height=430, margin={"l": 10, "r": 10, "t": 50, "b": 10}, plot_bgcolor="white",
+    )
+    return fig
+
+
+def wire_headers_figure(modes: tuple[str, ...] = tuple(MODES)) -> go.Figure:
+    """Bytes of header on the wire per mode, stacked by layer: the cost of each encapsulation."""
+    models = [TwoHosts(m) for m in modes]
+    fig = go.Figure()
+    for layer, colour in _LAYER_COLOUR.items():
+        for outer in (True, False):
+            sizes = [sum(h.size for h in m.wire_headers() if h.layer == layer and h.outer == outer) for m in models]
+            if not any(sizes):
+                continue
+            fig.add_trace(
+                go.Bar(
+                    y=[m.mode.title for m in models], x=sizes, orientation="h",
+                    name=f"{'outer' if outer else 'inner'} {layer}", marker={"color": colour, "opacity": 1.0 if outer else 0.45},
+                )
+            )
+    fig.update_layout(
+        barmode="stack", title="SIMULATED — headers on the wire per mode (bytes; outer = added by the encapsulation)",
+        height=320, margin={"l": 10, "r": 10, "t": 50, "b": 10}, xaxis={"title": "bytes"},
+    )
+    return fig
+
+
+def hops_table(model: TwoHosts | str) -> pd.DataFrame:
+    model = TwoHosts(model) if isinstance(model, str) else model
+    rows = [
+        {
+            "step": h.step,
+            "where": h.where,
+            "device": h.device,
+            "what happens": h.action,
+            "decided by": h.rule,
+            "headers (outermost first)": " / ".join(str(x) for x in h.headers),
+        }
+        for h in model.path()
+    ]
+    return pd.DataFrame(rows)
+
+
+def routes_table(model: TwoHosts | str) -> pd.DataFrame:
+    model = TwoHosts(model) if isinstance(model, str) else model
+    rows = [{"host": h.name, "ip route": line} for h in model.hosts for line in model.routes(h.name)]
+    return pd.DataFrame(rows)
+
+
+def modes_table() -> pd.DataFrame:
+    rows = []
+    for key, mode in MODES.items():
+        m = TwoHosts(key)
+        rows.append(
+            {
+                "mode": mode.title,
+                "encapsulation": mode.encapsulation or "none (routing)",
+                "UDP port": mode.udp_port,
+                "bytes added": m.overhead(),
+                f"container MTU (underlay {UNDERLAY_MTU})": m.mtu(),
+                "agent01 → agent02 next hop": m.next_hop("agent01"),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    frame["UDP port"] = frame["UDP port"].astype("Int64")
+    return frame
