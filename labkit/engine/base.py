@@ -14,7 +14,7 @@ from typing import Callable, Mapping, Protocol, Sequence, Tuple, Union, runtime_
 
 from labkit.models import Container, EngineInfo, Event, ExecResult, HttpReply, Network
 
-__all__ = ["Engine", "PortSpec", "LAB_IMAGE"]
+__all__ = ["Engine", "PortSpec", "LAB_IMAGE", "HOST_PORTS_DISCARDED"]
 
 # What to publish a container port on: None = an ephemeral port on all interfaces (``-p :80``),
 # an int = that host port, (host_ip, host_port_or_None) = a given interface.
@@ -22,6 +22,9 @@ PortSpec = Union[None, int, Tuple[str, Union[int, None]]]
 
 # The lab app image, the course's stand-in for the lab text's mycontainer:5.6.
 LAB_IMAGE = "labkit/lab-app:1"
+
+# The engine's warning when a host-network container asks to publish ports; both engines give it.
+HOST_PORTS_DISCARDED = "Published ports are discarded when using host network mode"
 
 
 @runtime_checkable

@@ -11,6 +11,7 @@ import io
 import os
 import threading
 import time
+import warnings
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Mapping, Sequence
 from urllib.parse import urlparse
@@ -21,8 +22,9 @@ import requests.exceptions
 
 from labkit import app, host
 from labkit.engine._checks import check_name, check_ports, check_subnet
-from labkit.engine.base import LAB_IMAGE, PortSpec
+from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE, PortSpec
 from labkit.errors import (
+    Conflict,
     ContainerNotFound,
     ContainerNotRunning,
     EngineUnavailable,
@@ -96,8 +98,14 @@ class DockerEngine:
             raise
         except docker.errors.ImageNotFound as exc:
             raise _image_missing(image) from exc
+        except docker.errors.InvalidArgument as exc:
+            raise InvalidInput("Invalid option for the engine", _short(exc), "check the arguments") from exc
         except docker.errors.NotFound as exc:
             text = _explanation(exc)
+            if "plugin" in text.lower():
+                raise InvalidInput(
+                    f"Unknown network driver for {network!r}", text, "use driver='bridge' on one host"
+                ) from exc
             if "no such image" in text.lower():
                 raise _image_missing(image) from exc
             if network and ("network" in text.lower() or not container):
@@ -122,8 +130,12 @@ class DockerEngine:
             ) from exc
 
     def _api_error(self, exc: Any, *, container: str, network: str) -> LabkitError:
+        # Matched on the engine's own words; the first match wins, so specific phrases go first.
         text = _explanation(exc)
         low = text.lower()
+        c, n = container or "the container", network or "the network"
+        if "already exists in network" in low:
+            return Conflict(f"{c!r} is already connected to {n!r}", "a container joins a network once", "nothing to do")
         if "already in use" in low or "already exists" in low:
             kind, name = ("network", network) if network and not container else ("container", container)
             return NameInUse(
@@ -133,22 +145,44 @@ class DockerEngine:
             )
         if "port is already allocated" in low or "address already in use" in low:
             return PortInUse(
-                f"A host port for {container!r} is already in use",
-                text,
+                f"A host port for {c!r} is already in use",
+                "another process or container holds it",
                 "publish on another host port, or None for an ephemeral one (-p :80)",
             )
         if "active endpoints" in low:
             return NetworkInUse(
-                f"Network {network!r} still has containers attached",
+                f"Network {n!r} still has containers attached",
                 "the engine refuses to remove a network in use",
                 "disconnect or remove its containers first (lab.disconnect(...))",
             )
         if "is not running" in low or "is restarting" in low or "is paused" in low:
             return ContainerNotRunning(
-                f"Container {container!r} is not running",
-                text,
+                f"Container {c!r} is not running",
+                "commands and probes need a running container",
                 "start it again (lab.start(...)) and look at its logs if it keeps exiting",
             )
+        if "private (none) mode" in low:
+            return InvalidInput(
+                f"{c!r} cannot be on the none network and another network at once",
+                "`none` means loopback only: no interface to share",
+                "run the container on bridge or a user-defined network instead",
+            )
+        if "host network" in low and "connected" in low:
+            return InvalidInput(
+                f"{c!r} cannot join or leave the host network",
+                "a host-network container uses the host's own network stack, chosen at `docker run`",
+                "run a new container with network='host' instead",
+            )
+        if "is not connected to" in low:
+            return InvalidInput(f"{c!r} is not connected to {n!r}", "there is nothing to disconnect", "see lab.container(...).networks")
+        if "pool overlaps" in low:
+            return Conflict(
+                f"The subnet for {n!r} overlaps a network that exists",
+                "two networks on one host cannot share addresses",
+                "choose another subnet (e.g. 172.30.0.0/16), or none and let the engine pick",
+            )
+        if "pre-defined network" in low:
+            return InvalidInput(f"{n!r} is built in and cannot be removed", "bridge, host and none always exist", "remove only networks you created")
         return InvalidInput(
             f"The engine refused the request for {container or network or 'this object'!r}",
             text,
@@ -230,6 +264,9 @@ class DockerEngine:
     ) -> Container:
         check_name(name)
         bindings = check_ports(ports)
+        if network == "host" and bindings:
+            warnings.warn(HOST_PORTS_DISCARDED, stacklevel=2)
+            bindings = {}
         port_map = {
             f"{port}/{proto}": (host_ip, host_port) if host_ip else host_port
             for (port, proto), (host_ip, host_port) in bindings.items()

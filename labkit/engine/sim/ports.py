@@ -1,0 +1,129 @@
+"""Host port allocation as Docker's allocator does it: round-robin over the kernel's ephemeral
+range, starting after the last port handed out, so a restarted container gets a new port even
+when its old one is free again."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from typing import Callable
+
+from labkit.errors import PortInUse
+
+__all__ = ["PORT_RANGE_FILE", "FALLBACK_RANGE", "read_port_range", "port_is_free", "PortAllocator"]
+
+PORT_RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range"
+# The kernel's default range; used where there is no /proc (macOS, Windows).
+FALLBACK_RANGE = (32768, 60999)
+
+# (port, protocol) -> may the allocator hand this port out?
+Probe = Callable[[int, str], bool]
+
+
+def read_port_range(path: str = PORT_RANGE_FILE) -> tuple[int, int]:
+    """The ephemeral port range from ``path``, or the kernel default when it cannot be read."""
+    try:
+        with open(path, encoding="ascii") as handle:
+            low, high = (int(part) for part in handle.read().split()[:2])
+    except (OSError, ValueError):
+        return FALLBACK_RANGE
+    if not 1 <= low <= high <= 65535:
+        return FALLBACK_RANGE
+    return low, high
+
+
+def port_is_free(port: int, protocol: str = "tcp") -> bool:
+    """True when nothing on this machine holds ``port`` (tried by binding all interfaces,
+    as the engine's proxy would)."""
+    kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
+    sock = socket.socket(socket.AF_INET, kind)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", port))
+    except OSError as exc:
+        if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+            return False
+        raise
+    finally:
+        sock.close()
+    return True
+
+
+def _all_ips(host_ip: str) -> bool:
+    return host_ip in ("", "0.0.0.0", "::")
+
+
+class PortAllocator:
+    """Hands out host ports; not thread-safe on its own (the engine holds its lock).
+
+    Like Docker's, it keeps one round-robin position per host IP and protocol, and a port held
+    on all interfaces conflicts with every host IP.
+    """
+
+    def __init__(self, port_range: tuple[int, int] | None = None, *, probe: Probe | None = None):
+        self.range = port_range or read_port_range()
+        self._probe = probe or port_is_free
+        self._held: dict[tuple[str, int], set[str]] = {}  # (protocol, port) -> host IPs
+        self._last: dict[tuple[str, str], int] = {}  # (host IP, protocol) -> last port given
+
+    def held(self, port: int, protocol: str = "tcp") -> bool:
+        return (protocol, port) in self._held
+
+    def _taken(self, host_ip: str, port: int, protocol: str) -> bool:
+        ips = self._held.get((protocol, port))
+        if not ips:
+            return False
+        return _all_ips(host_ip) or any(_all_ips(ip) or ip == host_ip for ip in ips)
+
+    def _hold(self, host_ip: str, port: int, protocol: str) -> None:
+        self._held.setdefault((protocol, port), set()).add(host_ip or "0.0.0.0")
+
+    def allocate(self, host_ip: str = "0.0.0.0", protocol: str = "tcp", probe: Probe | None = None) -> int:
+        """The next free port after the last one given for this host IP and protocol.
+
+        ``probe`` (default: try binding) says whether the machine lets us have the port; the
+        engine passes one that opens the simulated app's real listener in the same step.
+        """
+        low, high = self.range
+        size = high - low + 1
+        key = (host_ip or "0.0.0.0", protocol)
+        start = self._last.get(key, high) - low
+        check = probe or self._probe
+        for step in range(1, size + 1):
+            port = low + (start + step) % size
+            if self._taken(host_ip, port, protocol) or not check(port, protocol):
+                continue
+            self._hold(host_ip, port, protocol)
+            self._last[key] = port
+            return port
+        raise PortInUse(
+            f"No free host port for {protocol} in {low}-{high}",
+            "every port of the ephemeral range is allocated or busy on this machine",
+            "remove containers you no longer need (lab.cleanup()) and try again",
+        )
+
+    def reserve(self, port: int, host_ip: str = "0.0.0.0", protocol: str = "tcp", probe: Probe | None = None) -> int:
+        """Take a port the user named (``-p 8080:80``); PortInUse when it is taken."""
+        shown = f"{host_ip or '0.0.0.0'}:{port}"
+        if self._taken(host_ip, port, protocol):
+            raise PortInUse(
+                f"Host port {port} is already allocated",
+                f"Bind for {shown} failed: port is already allocated (another container publishes it)",
+                "publish on another host port, or None for an ephemeral one (-p :80)",
+            )
+        if not (probe or self._probe)(port, protocol):
+            raise PortInUse(
+                f"Host port {port} is already in use",
+                f"listen {protocol}4 {shown}: bind: address already in use (another program holds it)",
+                "publish on another host port, or None for an ephemeral one (-p :80)",
+            )
+        self._hold(host_ip, port, protocol)
+        return port
+
+    def release(self, port: int, host_ip: str = "0.0.0.0", protocol: str = "tcp") -> None:
+        ips = self._held.get((protocol, port))
+        if ips is None:
+            return
+        ips.discard(host_ip or "0.0.0.0")
+        if not ips:
+            del self._held[(protocol, port)]

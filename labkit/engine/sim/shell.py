@@ -1,0 +1,421 @@
+"""``docker exec`` in a simulated lab app container: a model of the few busybox commands the
+course uses, with the output the real image prints.
+
+The real image is ``FROM scratch`` with ``/bin/busybox`` and ``/bin/sh`` only, so a bare
+``hostname`` is not on PATH there (the engine answers exit code 126); the course runs
+``["/bin/busybox", "hostname"]`` or ``["sh", "-c", "hostname"]``, and so does this model.
+Modelled: hostname, ip addr / ip route, cat of /etc/hosts, /etc/hostname, /etc/resolv.conf and
+/proc/sys/net/ipv4/*, nslookup, ping -c N, wget -qO- URL, echo, true, false. Names resolve
+through Docker's embedded DNS on user-defined networks only, as on a real engine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import shlex
+from typing import Mapping, Protocol, Sequence
+from urllib.parse import urlsplit
+
+from labkit.engine.sim.state import ContainerRec, EndpointRec, NetworkRec
+from labkit.models import ExecResult
+
+__all__ = ["World", "run_command", "PATH_PROGRAMS", "DNS_SERVER"]
+
+# What the lab app image has on PATH: /bin/busybox and its /bin/sh link (see labkit.app).
+PATH_PROGRAMS = ("busybox", "sh")
+DNS_SERVER = "127.0.0.11"  # Docker's embedded DNS, inside every user-defined network
+
+_MODELLED = ("hostname", "ip", "cat", "nslookup", "ping", "wget", "echo", "true", "false", "sh")
+# The static busybox applets on the engine's host (Debian busybox-static 1.35): real commands
+# the model does not cover say so instead of pretending they do not exist.
+_APPLETS = set(
+    """[ [[ acpid adjtimex ar arch arp arping ascii ash awk base64 basename bc blkdiscard blockdev
+    brctl bunzip2 busybox bzcat bzip2 cal cat chgrp chmod chown chroot chvt clear cmp cp cpio crc32
+    crond crontab cttyhack cut date dc dd deallocvt depmod devmem df diff dirname dmesg
+    dnsdomainname dos2unix dpkg dpkg-deb du dumpkmap dumpleases echo ed egrep env expand expr
+    factor fallocate false fatattr fdisk fgrep find findfs fold free freeramdisk fsfreeze fstrim
+    ftpget ftpput getopt getty grep groups gunzip gzip halt head hexdump hostid hostname httpd
+    hwclock i2cdetect i2cdump i2cget i2cset i2ctransfer id ifconfig ifdown ifup init insmod ionice
+    ip ipcalc ipneigh kill killall klogd last less link linux32 linux64 linuxrc ln loadfont
+    loadkmap logger login logname logread losetup ls lsmod lsscsi lzcat lzma lzop md5sum mdev
+    microcom mim mkdir mkdosfs mke2fs mkfifo mknod mkpasswd mkswap mktemp modinfo modprobe more
+    mount mt mv nameif nc netstat nl nologin nproc nsenter nslookup nuke od openvt partprobe passwd
+    paste patch pidof ping ping6 pivot_root poweroff printf ps pwd rdate readlink realpath reboot
+    renice reset resume rev rm rmdir rmmod route rpm rpm2cpio run-init run-parts sed seq
+    setkeycodes setpriv setsid sh sha1sum sha256sum sha3sum sha512sum shred shuf sleep sort
+    ssl_client start-stop-daemon stat strings stty su sulogin svc svok swapoff swapon switch_root
+    sync sysctl syslogd tac tail tar taskset tc tee telnet telnetd test tftp time timeout top touch
+    tr traceroute traceroute6 true truncate ts tty tunctl ubirename udhcpc udhcpd uevent umount
+    uname uncompress unexpand uniq unix2dos unlink unlzma unshare unxz unzip uptime usleep
+    uudecode uuencode vconfig vi w watch watchdog wc wget which who whoami xargs xxd xz xzcat yes
+    zcat""".split()
+)
+
+_HOSTS_HEAD = (
+    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\n"
+    "ff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n"
+)
+_LO = (
+    "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue qlen 1000\n"
+    "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n"
+    "    inet 127.0.0.1/8 scope host lo\n"
+    "       valid_lft forever preferred_lft forever\n"
+)
+
+IPv4 = ipaddress.IPv4Address
+
+
+class World(Protocol):
+    """What a modelled command may read of the engine's state (the engine holds its lock)."""
+
+    containers: Mapping[str, ContainerRec]
+    networks: Mapping[str, NetworkRec]
+    host_hostname: str
+    host_nameserver: str
+    port_range: tuple[int, int]
+
+    def serves_app(self, rec: ContainerRec) -> bool: ...
+
+    def page(self, rec: ContainerRec, client: str) -> str: ...
+
+
+def run_command(rec: ContainerRec, argv: Sequence[str], world: World) -> ExecResult:
+    """Run ``argv`` as ``docker exec`` would in ``rec``'s container."""
+    program = argv[0]
+    name = program.rsplit("/", 1)[-1]
+    if name not in PATH_PROGRAMS or (program.startswith("/") and program not in ("/bin/busybox", "/bin/sh")):
+        return ExecResult(
+            126,
+            "OCI runtime exec failed: exec failed: unable to start container process: exec: "
+            f'"{program}": executable file not found in $PATH: unknown\r\n',
+        )
+    if name == "sh":
+        return _sh(rec, list(argv[1:]), world)
+    if len(argv) == 1:
+        return ExecResult(0, "BusyBox v1.35.0 (Debian 1:1.35.0-4+deb12u1+b1) multi-call binary.\n")
+    return _applet(rec, list(argv[1:]), world, shell=False)
+
+
+def _sh(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    if len(args) < 2 or args[0] != "-c":
+        return ExecResult(0, "")  # an interactive shell without a terminal reads EOF and exits
+    script = args[1]
+    if any(token in script for token in ("|", ">", "<", "`", "$(")):
+        return ExecResult(2, "sh: pipes, redirections and substitutions are not modelled by labkit's simulated engine\n")
+    output, code = [], 0
+    for part in script.replace("&&", ";").split(";"):
+        try:
+            words = shlex.split(part)
+        except ValueError:
+            return ExecResult(2, "sh: syntax error: unterminated quoted string\n")
+        if not words:
+            continue
+        result = _applet(rec, words, world, shell=True)
+        output.append(result.output)
+        code = result.exit_code
+        if code and "&&" in script:
+            break
+    return ExecResult(code, "".join(output))
+
+
+def _applet(rec: ContainerRec, words: list[str], world: World, *, shell: bool) -> ExecResult:
+    applet, args = words[0], words[1:]
+    if applet == "busybox" and args:
+        return _applet(rec, args, world, shell=shell)
+    if applet not in _APPLETS:
+        return ExecResult(127, f"sh: {applet}: not found\n" if shell else f"{applet}: applet not found\n")
+    handler = _HANDLERS.get(applet)
+    if handler is None:
+        return ExecResult(127, f"{applet}: not modelled by labkit's simulated engine (it models: {', '.join(_MODELLED)})\n")
+    return handler(rec, args, world)
+
+
+# -- views of the container's network ------------------------------------------------------------
+
+
+def _interfaces(rec: ContainerRec, world: World) -> list[tuple[str, EndpointRec, NetworkRec]]:
+    """(ethN, endpoint, network) for each address the running container has, in join order."""
+    result = []
+    for ep in rec.endpoints.values():
+        net = world.networks.get(ep.network_id)
+        if net is not None and ep.ip is not None and rec.running:
+            result.append((f"eth{len(result)}", ep, net))
+    return result
+
+
+def _hostname(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    return ExecResult(0, rec.hostname + "\n")
+
+
+def _ip(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    words = [a for a in args if a not in ("-4", "-o")]
+    what = words[0] if words else ""
+    if what in ("a", "addr", "address"):
+        return ExecResult(0, _ip_addr(rec, world))
+    if what in ("r", "route"):
+        lines = []
+        ifaces = _interfaces(rec, world)
+        if ifaces and ifaces[0][2].pool is not None:
+            lines.append(f"default via {ifaces[0][2].pool.gateway} dev eth0 ")
+        for dev, ep, net in ifaces:
+            if net.pool is not None:
+                lines.append(f"{net.pool.subnet} dev {dev} scope link  src {ep.ip} ")
+        return ExecResult(0, "".join(line + "\n" for line in lines))
+    return ExecResult(1, "ip: only 'ip addr' and 'ip route' are modelled by labkit's simulated engine\n")
+
+
+def _ip_addr(rec: ContainerRec, world: World) -> str:
+    if rec.network_mode == "host":
+        return _LO + (
+            "5: docker0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue \n"
+            "    link/ether 02:42:ac:11:00:01 brd ff:ff:ff:ff:ff:ff\n"
+            "    inet 172.17.0.1/16 brd 172.17.255.255 scope global docker0\n"
+            "       valid_lft forever preferred_lft forever\n"
+        )
+    text = _LO
+    for dev, ep, net in _interfaces(rec, world):
+        assert net.pool is not None and ep.ip is not None
+        text += (
+            f"{ep.ifindex}: {dev}@if{ep.ifindex + 1}: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500 qdisc noqueue \n"
+            f"    link/ether {ep.mac} brd ff:ff:ff:ff:ff:ff\n"
+            f"    inet {ep.ip}/{net.pool.subnet.prefixlen} brd {net.pool.subnet.broadcast_address} scope global {dev}\n"
+            "       valid_lft forever preferred_lft forever\n"
+        )
+    return text
+
+
+def _hosts_file(rec: ContainerRec, world: World) -> str:
+    if rec.network_mode == "host":
+        try:
+            with open("/etc/hosts", encoding="utf-8", errors="replace") as handle:
+                return handle.read()
+        except OSError:
+            return f"127.0.0.1\tlocalhost\n127.0.0.1\t{rec.hostname}\n"
+    lines = [f"{ep.ip}\t{rec.hostname}\n" for _dev, ep, _net in _interfaces(rec, world)]
+    return _HOSTS_HEAD + "".join(lines)
+
+
+def _on_user_network(rec: ContainerRec, world: World) -> bool:
+    return any(net.user_defined for _d, _e, net in _interfaces(rec, world))
+
+
+def _resolv_conf(rec: ContainerRec, world: World) -> str:
+    if _on_user_network(rec, world):
+        return f"nameserver {DNS_SERVER}\noptions ndots:0\n"
+    return f"nameserver {world.host_nameserver}\n"
+
+
+def _cat(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    files = {
+        "/etc/hosts": lambda: _hosts_file(rec, world),
+        "/etc/hostname": lambda: rec.hostname + "\n",
+        "/etc/resolv.conf": lambda: _resolv_conf(rec, world),
+        "/proc/sys/net/ipv4/ip_forward": lambda: "1\n",
+        "/proc/sys/net/ipv4/ip_local_port_range": lambda: "{}\t{}\n".format(*world.port_range),
+    }
+    out, code = [], 0
+    for path in args:
+        reader = files.get(path)
+        if reader is None:
+            out.append(f"cat: can't open '{path}': No such file or directory\n")
+            code = 1
+        else:
+            out.append(reader())
+    return ExecResult(code, "".join(out))
+
+
+def _echo(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    if args and args[0] == "-n":
+        return ExecResult(0, " ".join(args[1:]))
+    return ExecResult(0, " ".join(args) + "\n")
+
+
+# -- names and reachability ----------------------------------------------------------------------
+
+
+def _dns(rec: ContainerRec, name: str, world: World) -> IPv4 | None:
+    """Docker's embedded DNS: running containers' names and aliases on the user-defined
+    networks ``rec`` shares with them (the default bridge has no such DNS)."""
+    for _dev, ep, net in _interfaces(rec, world):
+        if not net.user_defined:
+            continue
+        for cid in net.members:
+            other = world.containers.get(cid)
+            other_ep = other.endpoints.get(net.id) if other else None
+            if other is None or other_ep is None or other_ep.ip is None or not other.running:
+                continue
+            if name == other.name or name in (other_ep.aliases or ()):
+                return other_ep.ip
+    return None
+
+
+def _resolve(rec: ContainerRec, name: str, world: World) -> IPv4 | None:
+    try:
+        return IPv4(name)
+    except ValueError:
+        pass
+    if name == "localhost":
+        return IPv4("127.0.0.1")
+    if name == rec.hostname:
+        ifaces = _interfaces(rec, world)
+        return ifaces[0][1].ip if ifaces else IPv4("127.0.0.1")
+    return _dns(rec, name, world)
+
+
+def _route(rec: ContainerRec, target: IPv4, world: World) -> tuple[str, ContainerRec | None, IPv4 | None]:
+    """How a packet from ``rec`` to ``target`` fares: ("self" | "container" | "gateway" |
+    "absent" | "isolated", the container answering, the source address it sees)."""
+    if target.is_loopback:
+        return "self", rec, IPv4("127.0.0.1")
+    ifaces = _interfaces(rec, world)
+    host_mode = rec.network_mode == "host"
+    for _dev, ep, _net in ifaces:
+        if ep.ip == target:
+            return "self", rec, target
+    for net in world.networks.values():
+        pool = net.pool
+        if pool is None or target not in pool.subnet:
+            continue
+        source = next((ep.ip for _d, ep, n in ifaces if n.id == net.id), None)
+        if host_mode:
+            source = pool.gateway
+        if source is None:
+            return "isolated", None, None  # another bridge: Docker's isolation rules drop it
+        if target == pool.gateway:
+            return "gateway", None, source
+        for cid in net.members:
+            other = world.containers.get(cid)
+            other_ep = other.endpoints.get(net.id) if other else None
+            if other is not None and other_ep is not None and other_ep.ip == target and other.running:
+                return "container", other, source
+        return "absent", None, source
+    if host_mode:
+        return "isolated", None, None
+    return "isolated", None, None
+
+
+def _nslookup(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    names = [a for a in args if not a.startswith("-")]
+    if not names:
+        return ExecResult(1, "Usage: nslookup [-type=QUERY_TYPE] [-debug] HOST [DNS_SERVER]\n")
+    name = names[0]
+    server = DNS_SERVER if _on_user_network(rec, world) else world.host_nameserver
+    head = f"Server:\t\t{server}\nAddress:\t{server}:53\n\n"
+    if rec.network_mode == "none":
+        return ExecResult(1, f";; connection timed out; no servers could be reached\n\n")
+    address = _resolve(rec, name, world)
+    if address is None:
+        miss = f"** server can't find {name}: NXDOMAIN\n\n"
+        return ExecResult(1, head + miss + miss)
+    return ExecResult(
+        0, head + "Non-authoritative answer:\n\nNon-authoritative answer:\n" f"Name:\t{name}\nAddress: {address}\n\n"
+    )
+
+
+def _ping(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    count, hosts, i = 4, [], 0
+    while i < len(args):
+        if args[i] == "-c" and i + 1 < len(args):
+            count = max(1, int(args[i + 1])) if args[i + 1].isdigit() else 1
+            i += 2
+            continue
+        if args[i].startswith("-c") and args[i][2:].isdigit():
+            count = max(1, int(args[i][2:]))
+        elif args[i] in ("-W", "-w", "-s", "-i") and i + 1 < len(args):
+            i += 1
+        elif not args[i].startswith("-"):
+            hosts.append(args[i])
+        i += 1
+    if not hosts:
+        return ExecResult(1, "BusyBox v1.35.0 multi-call binary.\n\nUsage: ping [OPTIONS] HOST\n")
+    name = hosts[0]
+    address = _resolve(rec, name, world)
+    if address is None:
+        return ExecResult(1, f"ping: bad address '{name}'\n")
+    verdict, _other, _source = _route(rec, address, world)
+    head = f"PING {name} ({address}): 56 data bytes\n"
+    if verdict in ("self", "container", "gateway"):
+        times = [round(random.uniform(0.05, 0.4), 3) for _ in range(count)]
+        lines = "".join(f"64 bytes from {address}: seq={n} ttl=64 time={t:.3f} ms\n" for n, t in enumerate(times))
+        stats = (
+            f"\n--- {name} ping statistics ---\n{count} packets transmitted, {count} packets received, 0% packet loss\n"
+            f"round-trip min/avg/max = {min(times):.3f}/{sum(times) / count:.3f}/{max(times):.3f} ms\n"
+        )
+        return ExecResult(0, head + lines + stats)
+    stats = f"\n--- {name} ping statistics ---\n{count} packets transmitted, 0 packets received, 100% packet loss\n"
+    return ExecResult(1, head + stats)
+
+
+def _wget(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    quiet, to_stdout, url, i = False, False, "", 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-O", "-T", "-U", "--header", "-Y") and i + 1 < len(args):
+            if arg == "-O":
+                to_stdout = args[i + 1] == "-"
+            i += 2
+            continue
+        if arg.startswith("-") and not arg.startswith("--"):
+            quiet = quiet or "q" in arg
+            if "O" in arg:
+                to_stdout = arg.endswith("O-")
+        elif not arg.startswith("-"):
+            url = arg
+        i += 1
+    if not url:
+        return ExecResult(1, "BusyBox v1.35.0 multi-call binary.\n\nUsage: wget [-cqS] [-O FILE] URL\n")
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    if parts.scheme != "http":
+        return ExecResult(1, f"wget: not an http or ftp url: {url}\n")
+    host = parts.hostname or ""
+    try:
+        port = parts.port or 80
+    except ValueError:
+        return ExecResult(1, f"wget: bad port spec '{parts.netloc}'\n")
+    address = _resolve(rec, host, world)
+    if address is None:
+        return ExecResult(1, f"wget: bad address '{host}'\n")
+    verdict, other, source = _route(rec, address, world)
+    if verdict == "isolated":
+        return ExecResult(1, "wget: download timed out\n")
+    if verdict == "absent":
+        return ExecResult(1, f"wget: can't connect to remote host ({address}): Host is unreachable\n")
+    if other is None or port != 80 or not world.serves_app(other):
+        return ExecResult(1, f"wget: can't connect to remote host ({address}): Connection refused\n")
+    path = parts.path or "/"
+    if path not in ("/", "/cgi-bin/index.cgi"):
+        return ExecResult(1, "wget: server returned error: HTTP/1.1 404 Not Found\n")
+    low, high = world.port_range
+    body = world.page(other, f"[::ffff:{source}]:{random.randint(low, high)}")
+    progress = "" if quiet else f"Connecting to {host} ({address}:{port})\n"
+    if to_stdout:
+        return ExecResult(0, progress + body + ("" if quiet else "written to stdout\n"))
+    return ExecResult(0, progress + ("" if quiet else "saving to 'index.html'\n"))
+
+
+def _true(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    return ExecResult(0, "")
+
+
+def _false(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    return ExecResult(1, "")
+
+
+def _nested_sh(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    return _sh(rec, args, world)
+
+
+_HANDLERS = {
+    "hostname": _hostname,
+    "ip": _ip,
+    "cat": _cat,
+    "nslookup": _nslookup,
+    "ping": _ping,
+    "wget": _wget,
+    "echo": _echo,
+    "true": _true,
+    "false": _false,
+    "sh": _nested_sh,
+    "ash": _nested_sh,
+}

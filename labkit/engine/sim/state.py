@@ -1,0 +1,94 @@
+"""The simulator's mutable records. Only the engine changes them, under its lock; everything
+that leaves the engine is converted to labkit's frozen models first."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from labkit.engine.sim.ipam import AddressPool
+
+__all__ = ["NetworkRec", "EndpointRec", "ContainerRec", "now_iso", "ZERO_TIME"]
+
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def now_iso(stamp: float) -> str:
+    """The engine's timestamp format: RFC 3339 in UTC with nanoseconds."""
+    import time
+
+    whole = int(stamp)
+    nanos = int((stamp - whole) * 1e9)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{nanos:09d}Z"
+
+
+@dataclass
+class NetworkRec:
+    id: str
+    name: str
+    driver: str  # bridge | host | null
+    created: str
+    labels: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)
+    pool: AddressPool | None = None  # bridge networks only
+    gateway_given: bool = True  # user-given subnets show no Gateway unless one was given
+    predefined: bool = False
+    # container IDs with an active endpoint, in the order they joined
+    members: dict[str, None] = field(default_factory=dict)
+
+    @property
+    def subnet(self) -> ipaddress.IPv4Network | None:
+        return self.pool.subnet if self.pool else None
+
+    @property
+    def user_defined(self) -> bool:
+        """User-defined bridges have the embedded DNS; the default bridge, host and none do not."""
+        return self.driver == "bridge" and not self.predefined
+
+
+@dataclass
+class EndpointRec:
+    """A container's place on a network. Address fields are empty while it is stopped."""
+
+    network_id: str
+    aliases: list[str] | None = None
+    endpoint_id: str = ""
+    ip: ipaddress.IPv4Address | None = None
+    mac: str = ""
+    ifindex: int = 0  # the container side of the veth pair, as `ip addr` numbers it
+
+
+@dataclass
+class ContainerRec:
+    id: str
+    name: str
+    image: str
+    image_id: str
+    created: str
+    labels: dict[str, str]
+    port_specs: dict[tuple[int, str], tuple[str, int | None]]  # (port, proto) -> (host_ip, port)
+    exposed: list[tuple[int, str]]
+    network_mode: str  # "default", "host", "none" or a network name, as HostConfig shows it
+    init: bool
+    cmd: list[str]
+    hostname: str
+    status: str = "created"
+    pid: int = 0
+    exit_code: int = 0
+    started_at: str = ZERO_TIME
+    finished_at: str = ZERO_TIME
+    restart_count: int = 0
+    sandbox_id: str = ""
+    endpoints: dict[str, EndpointRec] = field(default_factory=dict)  # network ID -> endpoint
+    # (port, proto) -> [(host_ip, host_port)] while running, as NetworkSettings.Ports shows it
+    published: dict[tuple[int, str], list[tuple[str, int]]] = field(default_factory=dict)
+    listening: list[int] = field(default_factory=list)  # host ports with a real listener
+    exec_ids: list[str] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return self.status == "running"
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
