@@ -123,17 +123,19 @@ class DockerEngine:
             raise self._api_error(exc, container=container, network=network) from exc
         except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
             self._client = None
-            raise EngineUnavailable(
-                f"No Docker engine answers at {self.where}",
-                _short(exc),
-                _RECOVER,
-            ) from exc
+            raise EngineUnavailable(f"No Docker engine answers at {self.where}", _why_unavailable(exc), _RECOVER) from exc
 
     def _api_error(self, exc: Any, *, container: str, network: str) -> LabkitError:
         # Matched on the engine's own words; the first match wins, so specific phrases go first.
         text = _explanation(exc)
         low = text.lower()
         c, n = container or "the container", network or "the network"
+        if "port is already allocated" in low or "address already in use" in low:
+            return PortInUse(
+                f"A host port for {c!r} is already in use",
+                "another process or container holds it",
+                "publish on another host port, or None for an ephemeral one (-p :80)",
+            )
         if "already exists in network" in low:
             return Conflict(f"{c!r} is already connected to {n!r}", "a container joins a network once", "nothing to do")
         if "already in use" in low or "already exists" in low:
@@ -142,12 +144,6 @@ class DockerEngine:
                 f"The {kind} name {name!r} is already in use",
                 "names are unique on an engine",
                 f"remove the old {kind} (lab.cleanup()) or choose another name",
-            )
-        if "port is already allocated" in low or "address already in use" in low:
-            return PortInUse(
-                f"A host port for {c!r} is already in use",
-                "another process or container holds it",
-                "publish on another host port, or None for an ephemeral one (-p :80)",
             )
         if "active endpoints" in low:
             return NetworkInUse(
@@ -451,6 +447,20 @@ def _image_missing(image: str) -> ImageNotFound:
         "it was never built here and no registry can be reached to pull it",
         f"use the lab app image {LAB_IMAGE!r} (labkit builds it on first use)",
     )
+
+
+def _why_unavailable(exc: BaseException) -> str:
+    text = str(exc)
+    for words, why in (
+        (("FileNotFoundError", "No such file"), "there is no engine socket there"),
+        (("Connection refused", "ConnectionRefused"), "nothing listens there"),
+        (("Permission denied", "PermissionError"), "no permission to use the socket (join the docker group)"),
+        (("timed out", "Timeout"), "it did not answer in time"),
+        (("Invalid bind address", "protocol", "URLSchemeUnknown"), "DOCKER_HOST is not unix:///path or tcp://host:port"),
+    ):
+        if any(w in text for w in words):
+            return why
+    return _short(exc)
 
 
 def _explanation(exc: Any) -> str:
