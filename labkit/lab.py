@@ -221,12 +221,15 @@ class Lab:
 
     # -- cleanup ---------------------------------------------------------------------------------
 
-    def cleanup(self, *, dry_run: bool = False, all_namespaces: bool = False) -> CleanupPlan:
-        """Remove labkit's containers and networks in this namespace (or all, for an instructor).
+    def cleanup(self, *, dry_run: bool = False, all_namespaces: bool = False, session_only: bool = False) -> CleanupPlan:
+        """Remove labkit's containers and networks in this namespace (or all, for an instructor;
+        or only this Lab's session, for a notebook that removes just what it created).
 
         Selected by label, never by name pattern: a user's own objects are never touched.
         """
         wanted = {OWNER_LABEL: "labkit"} if all_namespaces else {OWNER_LABEL: "labkit", NAMESPACE_LABEL: self.namespace}
+        if session_only:
+            wanted[SESSION_LABEL] = self.session
         containers = self.engine.containers(labels=wanted)
         networks = [n for n in self.engine.networks() if all(n.labels.get(k) == v for k, v in wanted.items())]
         plan = CleanupPlan(
