@@ -230,8 +230,12 @@ class Lab:
         wanted = {OWNER_LABEL: "labkit"} if all_namespaces else {OWNER_LABEL: "labkit", NAMESPACE_LABEL: self.namespace}
         if session_only:
             wanted[SESSION_LABEL] = self.session
-        containers = self.engine.containers(labels=wanted)
-        networks = [n for n in self.engine.networks() if all(n.labels.get(k) == v for k, v in wanted.items())]
+        # Both labels, always: owner alone could come from somewhere else (an image's labels).
+        containers = [c for c in self.engine.containers(labels=wanted) if NAMESPACE_LABEL in c.labels]
+        networks = [
+            n for n in self.engine.networks()
+            if NAMESPACE_LABEL in n.labels and all(n.labels.get(k) == v for k, v in wanted.items())
+        ]
         plan = CleanupPlan(
             containers=tuple(sorted(c.name for c in containers)),
             networks=tuple(sorted(n.name for n in networks)),

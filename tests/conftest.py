@@ -98,6 +98,19 @@ def sim_lab(sim_engine):
     _cleanup(lab)
 
 
+@pytest.fixture
+def private_dockerd(docker_engine):
+    """A dockerd of the test's own, for stopping engines and cleaning every namespace."""
+    from private_dockerd import PrivateDockerd
+
+    if os.geteuid() != 0 or shutil.which("dockerd") is None:
+        unavailable("docker", "a private dockerd needs root and dockerd on this machine")
+    daemon = PrivateDockerd()
+    daemon.start()
+    yield daemon
+    daemon.destroy()
+
+
 @pytest.fixture(scope="session")
 def docker_cli(docker_engine):
     """The docker CLI, an independent client to check labkit against."""

@@ -233,7 +233,9 @@ class DockerEngine:
                     custom_context=True,
                     tag=LAB_IMAGE,
                     rm=True,
-                    labels={"labkit.owner": "labkit", "labkit.app.digest": digest},
+                    # Containers inherit image labels: never put ownership labels on the image,
+                    # or a user's own container from it would look like labkit's.
+                    labels={"labkit.app.digest": digest},
                 )
             except docker.errors.BuildError as exc:
                 raise ImageBuildFailed(

@@ -1,0 +1,69 @@
+"""A private dockerd for tests that stop an engine or clean up every namespace.
+
+It has its own socket, data and exec roots and its own bridge interface, so stopping or emptying
+it never disturbs the machine's main engine or anyone's containers on it. (Never start a second
+dockerd with --bridge=none: it deletes docker0 from under the main engine.)
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from labkit import errors
+
+_counter = itertools.count()
+_subnets = itertools.count()
+
+
+class PrivateDockerd:
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="lkd-"))
+        self.socket = self.root / "docker.sock"
+        self.url = f"unix://{self.socket}"
+        self.proc: subprocess.Popen | None = None
+        # Its own bridge, in the RFC 2544 test range that only this machine's tests use.
+        self.bridge = f"lkd{os.getpid() % 100000}{next(_counter)}"
+        subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=True)
+        subprocess.run(["ip", "addr", "add", f"198.18.{250 - next(_subnets) % 40}.1/24", "dev", self.bridge], check=True)
+        subprocess.run(["ip", "link", "set", self.bridge, "up"], check=True)
+
+    def start(self) -> None:
+        log = open(self.root / "dockerd.log", "ab")
+        self.proc = subprocess.Popen(
+            ["dockerd", "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
+             "--pidfile", str(self.root / "docker.pid"), "-H", self.url,
+             f"--bridge={self.bridge}", "--iptables=false", "--ip-masq=false", "--ip-forward=false"],
+            stdout=log, stderr=log, start_new_session=True,
+        )
+        deadline = time.monotonic() + 30
+        from labkit.engine.docker import DockerEngine
+
+        while time.monotonic() < deadline:
+            try:
+                DockerEngine(self.url, timeout=2).ping()
+                return
+            except errors.EngineUnavailable:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.2)
+        raise RuntimeError(f"private dockerd did not start: {(self.root / 'dockerd.log').read_text()[-500:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(timeout=30)
+
+    def destroy(self) -> None:
+        self.stop()
+        if self.proc:  # its containerd, should it have outlived dockerd
+            subprocess.run(["pkill", "-f", str(self.root)], capture_output=True)
+        subprocess.run(["umount", "-R", str(self.root / "data")], capture_output=True)
+        subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
