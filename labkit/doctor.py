@@ -45,13 +45,19 @@ def diagnose() -> Report:
     add(f"ephemeral ports {low}–{high} (ip_local_port_range)")
     if info.kind == "docker":
         busybox = static_busybox()
-        add(
-            "lab app image  "
-            + (f"built FROM scratch with {busybox}" if busybox else "needs busybox:1.36 from a registry (no static busybox here)")
-        )
+        how = f"FROM scratch with {busybox}" if busybox else "on busybox:1.36, pulled from a registry"
+        try:
+            engine.ensure_lab_image()
+            add(f"lab app image  ready ({how})")
+        except LabkitError as exc:
+            report.ok = False
+            add(f"lab app image  ✗ cannot be built ({how}): {exc.message}")
     prefix = host.proxy_prefix()
     add(f"browser links  {'through jupyter-server-proxy at ' + prefix + 'proxy/<port>/' if prefix else 'http://localhost:<port>/'}")
     mode = "simulated engine" if info.simulated else "real engine"
-    report.brief = f"labkit: the course runs on the {mode}: {info.description}"
+    if report.ok:
+        report.brief = f"labkit: the course runs on the {mode}: {info.description}"
+    else:
+        report.brief = "labkit: the course cannot run here yet: see `labkit doctor`"
     engine.close()
     return report
