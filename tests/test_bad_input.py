@@ -89,7 +89,7 @@ def test_host_port_already_in_use(lab):
         raises(
             errors.PortInUse,
             lambda: lab.engine.run(LAB_IMAGE, name=lab.name("p"), ports={"80/tcp": ("127.0.0.1", taken)}, labels=lab.labels()),
-            lab.name("p"),
+            str(taken),
         )
     assert lab.containers() == [], "the failed start is removed"
 

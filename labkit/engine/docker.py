@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
 import time
 import warnings
@@ -131,8 +132,9 @@ class DockerEngine:
         low = text.lower()
         c, n = container or "the container", network or "the network"
         if "port is already allocated" in low or "address already in use" in low:
+            port = re.search(r":(\d+): bind", text)
             return PortInUse(
-                f"A host port for {c!r} is already in use",
+                f"Host port {port.group(1) if port else '?'} for {c!r} is already in use",
                 "another process or container holds it",
                 "publish on another host port, or None for an ephemeral one (-p :80)",
             )
