@@ -9,6 +9,8 @@ from labkit.notebook.tables import (
     port_table,
     probe_table,
 )
+from labkit.notebook.topology import Snapshot, diff_figure, snapshot, topology, topology_figure
+from labkit.notebook.widgets import Observation, RestartPanel
 
 __all__ = [
     "start",
@@ -20,4 +22,11 @@ __all__ = [
     "endpoints_table",
     "probe_table",
     "container_networks_table",
+    "topology",
+    "topology_figure",
+    "diff_figure",
+    "snapshot",
+    "Snapshot",
+    "RestartPanel",
+    "Observation",
 ]

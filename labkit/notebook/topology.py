@@ -12,8 +12,8 @@ from __future__ import annotations
 import html
 import math
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import plotly.graph_objects as go
 
@@ -146,7 +146,8 @@ def snapshot(source: Engine | Lab, *, route: bool = False, focus: Sequence[str] 
         engine, containers, namespace = source.engine, source.containers(), source.namespace
         used = {a.network for c in containers for a in c.networks}
         networks = [
-            n for n in engine.networks()
+            n
+            for n in engine.networks()
             if n.name in _BUILTIN_ORDER or n.name in used or source.owns(n.labels)
         ]
         focus = tuple(source.name(f) for f in focus)
@@ -154,8 +155,12 @@ def snapshot(source: Engine | Lab, *, route: bool = False, focus: Sequence[str] 
         engine, containers, namespace = source, source.containers(), ""
         networks = source.networks()
     return Snapshot(
-        info=engine.info(), networks=tuple(networks), containers=tuple(containers),
-        route=route, namespace=namespace, focus=tuple(focus),
+        info=engine.info(),
+        networks=tuple(networks),
+        containers=tuple(containers),
+        route=route,
+        namespace=namespace,
+        focus=tuple(focus),
     )
 
 
@@ -215,11 +220,18 @@ def layout(snap: Snapshot, *, before: Snapshot | None = None) -> Graph:
         color = _COLORS["route" if info.bridge_reachable else "route-off"]
         client_label += f"<br><span style='color:{color}'>{route_text}</span>"
     client = Node(
-        "client", "client", PAD + MARK_DX, -30.0, client_label, _client_hover(info, bool(route_text)),
+        "client",
+        "client",
+        PAD + MARK_DX,
+        -30.0,
+        client_label,
+        _client_hover(info, bool(route_text)),
         _COLORS["client"],
     )
     host_x = PAD + COL_W + MARK_DX if ncols > 1 else PAD + MARK_DX + 120
-    host = Node("host", "host", float(host_x), -95.0, _host_label(info), _host_hover(info), _COLORS["host"])
+    host = Node(
+        "host", "host", float(host_x), -95.0, _host_label(info), _host_hover(info), _COLORS["host"]
+    )
     nodes += [client, host]
     # Down then across, so the edge never runs under the browser's label.
     elbow = ((client.x, client.y), (client.x, host.y), (host.x - 10, host.y))
@@ -234,15 +246,20 @@ def layout(snap: Snapshot, *, before: Snapshot | None = None) -> Graph:
     placed: dict[str, Node] = {}
     pending_members: list[tuple[str, str]] = []
     for band in range(bands):
-        band_nets = networks[band * ncols:(band + 1) * ncols]
+        band_nets = networks[band * ncols : (band + 1) * ncols]
         y_net = y_top - 20
         deepest = y_net
         for col, net in enumerate(band_nets):
             x0 = PAD + col * COL_W
             mx = x0 + MARK_DX
             nnode = Node(
-                f"network:{net.name}", "network", float(mx), float(y_net),
-                _network_label(net, snap.namespace), _network_hover(net, snap), _COLORS["network"],
+                f"network:{net.name}",
+                "network",
+                float(mx),
+                float(y_net),
+                _network_label(net, snap.namespace),
+                _network_hover(net, snap),
+                _COLORS["network"],
             )
             nodes.append(nnode)
             net_nodes[net.name] = nnode
@@ -265,15 +282,22 @@ def layout(snap: Snapshot, *, before: Snapshot | None = None) -> Graph:
                     gx = x0 + GUTTER_DX
                     path = ((host.x, host.y), drop, (gx, y_fan), (gx, y), (mx - 7, y))
                     edges.append(Edge("port", "host", cnode.id, _plain(port_label), path))
-                    labels.append((x0 + TEXT_DX, y - 22, port_label, _COLORS["port"], _ports_hover(c)))
+                    labels.append(
+                        (x0 + TEXT_DX, y - 22, port_label, _COLORS["port"], _ports_hover(c))
+                    )
                 last_y = y
                 y -= ROW_H
             if len(members) > len(shown):
-                rest = members[len(shown):]
+                rest = members[len(shown) :]
                 more = Node(
-                    f"more:{net.name}", "more", float(mx), float(y),
-                    f"<b>+{len(rest)} more</b>" + _gray(f" on {_esc(_short(net.name, snap.namespace))}"),
-                    _more_hover(rest, snap.namespace), _COLORS["more"],
+                    f"more:{net.name}",
+                    "more",
+                    float(mx),
+                    float(y),
+                    f"<b>+{len(rest)} more</b>"
+                    + _gray(f" on {_esc(_short(net.name, snap.namespace))}"),
+                    _more_hover(rest, snap.namespace),
+                    _COLORS["more"],
                 )
                 nodes.append(more)
                 edges.append(Edge("member", nnode.id, more.id, "", ((mx, y_net), (mx, y))))
@@ -298,12 +322,19 @@ def layout(snap: Snapshot, *, before: Snapshot | None = None) -> Graph:
 
     height = int(-y_top - 10)
     return Graph(
-        nodes=tuple(nodes), edges=tuple(edges), edge_labels=tuple(labels),
-        width=int(width), height=height, title=_title(snap, diff), changes=diff,
+        nodes=tuple(nodes),
+        edges=tuple(edges),
+        edge_labels=tuple(labels),
+        width=int(width),
+        height=height,
+        title=_title(snap, diff),
+        changes=diff,
     )
 
 
-def _homes(containers: Iterable[Container], networks: Sequence[Network]) -> dict[str, list[Container]]:
+def _homes(
+    containers: Iterable[Container], networks: Sequence[Network]
+) -> dict[str, list[Container]]:
     """Each container is drawn once, under the first of its networks in column order."""
     order = {n.name: i for i, n in enumerate(networks)}
     homes: dict[str, list[Container]] = {}
@@ -355,8 +386,14 @@ def _container_node(
         flagged = "changed"
     color = _COLORS["container" if c.running else "stopped"]
     return Node(
-        f"container:{c.name}", "container", float(x), float(y),
-        f"<b>{_esc(name)}</b><br>{line2}", _container_hover(c), color, flagged,
+        f"container:{c.name}",
+        "container",
+        float(x),
+        float(y),
+        f"<b>{_esc(name)}</b><br>{line2}",
+        _container_hover(c),
+        color,
+        flagged,
     )
 
 
@@ -405,13 +442,14 @@ def _host_hover(info: EngineInfo) -> str:
 
 
 def _via(info: EngineInfo) -> str:
-    return " via the Jupyter proxy" if not info.local or info.simulated else " on localhost"
+    return " on localhost" if info.local else f" at {_esc(info.host)}"
 
 
 def _client_hover(info: EngineInfo, route: bool) -> str:
     text = (
         "The browser you read this in.<br>"
-        f"It reaches published ports at {_esc(info.host)} (or through the Jupyter proxy on a hub),<br>"
+        f"It reaches published ports at {_esc(info.host)}"
+        " (or through the Jupyter proxy on a hub),<br>"
         "and bridge IPs only with a route to the host's bridge."
     )
     if route:
@@ -444,16 +482,23 @@ def _network_hover(n: Network, snap: Snapshot) -> str:
         f"driver {_esc(n.driver)}, scope {_esc(n.scope)}",
         f"subnet {_esc(n.subnet or '—')}, gateway {_esc(n.gateway or '—')}",
         f"Linux bridge: {_esc(n.bridge_name)}" if n.bridge_name else "",
-        f"{len(n.endpoints)} endpoint(s)" + (f", {others} not in this lab (not drawn)" if others else ""),
+        f"{len(n.endpoints)} endpoint(s)"
+        + (f", {others} not in this lab (not drawn)" if others else ""),
     ]
     return "<br>".join(x for x in lines if x)
 
 
 def _container_hover(c: Container) -> str:
-    lines = [f"<b>{_esc(c.name)}</b> ({_esc(c.short_id)})", f"image {_esc(c.image)} · {_esc(c.status)}"]
+    lines = [
+        f"<b>{_esc(c.name)}</b> ({_esc(c.short_id)})",
+        f"image {_esc(c.image)} · {_esc(c.status)}",
+    ]
     for a in c.networks:
         addr = f"{a.ip}/{a.prefix_len}" if a.ip else "no IP"
-        lines.append(f"{_esc(a.network)}: {_esc(addr)} · MAC {_esc(a.mac or '—')} · gw {_esc(a.gateway or '—')}")
+        lines.append(
+            f"{_esc(a.network)}: {_esc(addr)} · MAC {_esc(a.mac or '—')}"
+            f" · gw {_esc(a.gateway or '—')}"
+        )
     lines.append(_ports_hover(c) or "no published ports")
     return "<br>".join(lines)
 
@@ -484,7 +529,8 @@ def _title(snap: Snapshot, diff: Sequence[Change]) -> str:
     if diff:
         shown = "; ".join(_esc(str(c)) for c in diff[:3])
         more = f" (+{len(diff) - 3})" if len(diff) > 3 else ""
-        title += f"<br><span style='font-size:12px;color:{_COLORS['changed']}'>changed: {shown}{more}</span>"
+        style = f"font-size:12px;color:{_COLORS['changed']}"
+        title += f"<br><span style='{style}'>changed: {shown}{more}</span>"
     return title
 
 
@@ -532,51 +578,106 @@ def _figure(g: Graph) -> go.Figure:
                 ys.append(py)
             xs.append(None)
             ys.append(None)
-        traces.append(go.Scatter(
-            x=xs, y=ys, mode="lines", line=style, hoverinfo="skip", name=f"{kind} edges",
-            meta={"edges": [[e.source, e.target, e.label] for e in kind_edges]},
-        ))
+        traces.append(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line=style,
+                hoverinfo="skip",
+                name=f"{kind} edges",
+                meta={"edges": [[e.source, e.target, e.label] for e in kind_edges]},
+            )
+        )
     rings = [n for n in g.nodes if n.changed]
     if rings:
-        traces.append(go.Scatter(
-            x=[n.x for n in rings], y=[n.y for n in rings], mode="markers", hoverinfo="skip",
-            name="changed",
-            marker=dict(size=21, color="rgba(0,0,0,0)", line=dict(width=3, color=[
-                _COLORS["added" if n.changed == "added" else "changed"] for n in rings])),
-        ))
-    symbols = {"client": "diamond", "host": "square", "network": "hexagon", "container": "circle", "more": "circle-open"}
+        traces.append(
+            go.Scatter(
+                x=[n.x for n in rings],
+                y=[n.y for n in rings],
+                mode="markers",
+                hoverinfo="skip",
+                name="changed",
+                marker=dict(
+                    size=21,
+                    color="rgba(0,0,0,0)",
+                    line=dict(
+                        width=3,
+                        color=[
+                            _COLORS["added" if n.changed == "added" else "changed"] for n in rings
+                        ],
+                    ),
+                ),
+            )
+        )
+    symbols = {
+        "client": "diamond",
+        "host": "square",
+        "network": "hexagon",
+        "container": "circle",
+        "more": "circle-open",
+    }
     sizes = {"client": 16, "host": 18, "network": 16, "container": 13, "more": 12}
     for kind, symbol in symbols.items():
         kind_nodes = [n for n in g.nodes if n.kind == kind]
         if not kind_nodes:
             continue
-        traces.append(go.Scatter(
-            x=[n.x for n in kind_nodes], y=[n.y for n in kind_nodes], mode="markers", name=kind,
-            marker=dict(symbol=symbol, size=sizes[kind], color=[n.color for n in kind_nodes],
-                        line=dict(width=1, color="white")),
-            customdata=[n.id for n in kind_nodes], hovertext=[n.hover for n in kind_nodes],
-            hoverinfo="text",
-        ))
+        traces.append(
+            go.Scatter(
+                x=[n.x for n in kind_nodes],
+                y=[n.y for n in kind_nodes],
+                mode="markers",
+                name=kind,
+                marker=dict(
+                    symbol=symbol,
+                    size=sizes[kind],
+                    color=[n.color for n in kind_nodes],
+                    line=dict(width=1, color="white"),
+                ),
+                customdata=[n.id for n in kind_nodes],
+                hovertext=[n.hover for n in kind_nodes],
+                hoverinfo="text",
+            )
+        )
     # Node labels: one text trace; edge labels: another. Text is placed right of its point.
-    traces.append(go.Scatter(
-        x=[n.x + TEXT_DX - MARK_DX for n in g.nodes], y=[n.y for n in g.nodes], mode="text",
-        text=[n.label for n in g.nodes], textposition="middle right", hoverinfo="skip",
-        textfont=dict(size=FONT, color="#212121"), name="labels",
-    ))
+    traces.append(
+        go.Scatter(
+            x=[n.x + TEXT_DX - MARK_DX for n in g.nodes],
+            y=[n.y for n in g.nodes],
+            mode="text",
+            text=[n.label for n in g.nodes],
+            textposition="middle right",
+            hoverinfo="skip",
+            textfont=dict(size=FONT, color="#212121"),
+            name="labels",
+        )
+    )
     if g.edge_labels:
-        traces.append(go.Scatter(
-            x=[lx for lx, *_ in g.edge_labels], y=[ly for _, ly, *_ in g.edge_labels], mode="text",
-            text=[t for _, _, t, _, _ in g.edge_labels], textposition="middle right",
-            textfont=dict(size=SMALL, color=[c for *_, c, _ in g.edge_labels]),
-            hovertext=[h for *_, h in g.edge_labels], hoverinfo="text", name="edge labels",
-        ))
+        traces.append(
+            go.Scatter(
+                x=[lx for lx, *_ in g.edge_labels],
+                y=[ly for _, ly, *_ in g.edge_labels],
+                mode="text",
+                text=[t for _, _, t, _, _ in g.edge_labels],
+                textposition="middle right",
+                textfont=dict(size=SMALL, color=[c for *_, c, _ in g.edge_labels]),
+                hovertext=[h for *_, h in g.edge_labels],
+                hoverinfo="text",
+                name="edge labels",
+            )
+        )
     fig = go.Figure(data=traces)
     fig.update_layout(
         title=dict(text=g.title, x=0.01, xanchor="left", font=dict(size=14)),
-        width=g.width, height=g.height + 70, margin=dict(l=0, r=0, t=70, b=0),
-        showlegend=False, plot_bgcolor="white", paper_bgcolor="white",
-        hovermode="closest", hoverlabel=dict(align="left"),
-        # One axis unit is one pixel: ranges match the plot area exactly, so labels keep their places.
+        width=g.width,
+        height=g.height + 70,
+        margin=dict(l=0, r=0, t=70, b=0),
+        showlegend=False,
+        plot_bgcolor="white",
+        paper_bgcolor="white",
+        hovermode="closest",
+        hoverlabel=dict(align="left"),
+        # One axis unit is one pixel: ranges match the plot area, so labels keep their places.
         xaxis=dict(range=[0, g.width], visible=False, fixedrange=True),
         yaxis=dict(range=[-g.height, 0], visible=False, fixedrange=True),
         meta={"labkit": "topology", "changes": [str(c) for c in g.changes]},
@@ -602,7 +703,10 @@ _WIDE = set("mwMW@%")
 
 def _text_width(text: str, size: float, bold: bool = False) -> float:
     """A deliberately generous estimate of rendered width in px (sans-serif)."""
-    em = sum(0.33 if ch in _NARROW else 0.92 if ch in _WIDE else 0.74 if ch.isupper() else 0.6 for ch in text)
+    em = sum(
+        0.33 if ch in _NARROW else 0.92 if ch in _WIDE else 0.74 if ch.isupper() else 0.6
+        for ch in text
+    )
     return em * size * (1.08 if bold else 1.0)
 
 
@@ -617,7 +721,7 @@ def label_boxes(fig: go.Figure) -> list[tuple[float, float, float, float, str]]:
         if trace.mode != "text" or trace.text is None:
             continue
         size = trace.textfont.size if isinstance(trace.textfont.size, (int, float)) else FONT
-        for x, y, text in zip(trace.x, trace.y, trace.text):
+        for x, y, text in zip(trace.x, trace.y, trace.text, strict=True):
             lines = text.split("<br>")
             width = max(_text_width(_plain(line), size, bold="<b>" in line) for line in lines)
             height = len(lines) * size * 1.3
@@ -646,7 +750,7 @@ def _gray(text: str) -> str:
 
 def _short(name: str, namespace: str) -> str:
     prefix = f"{namespace}-" if namespace else ""
-    return name[len(prefix):] if prefix and name.startswith(prefix) else name
+    return name[len(prefix) :] if prefix and name.startswith(prefix) else name
 
 
 def _port(c: Container, key: str) -> PortBinding | None:

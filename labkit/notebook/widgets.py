@@ -1,0 +1,463 @@
+"""The restart-and-re-probe panel: restart one lab container, probe it both ways, watch it move.
+
+Decisions live in ``Lab`` and ``labkit.probe``; the panel only calls them and shows what came
+back. Its state (``history``, ``error_text``, ``container``, ``probes``, ``figure``) is plain
+Python, so tests click its buttons headless and read the result.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import ipywidgets as w
+
+from labkit.errors import LabkitError
+from labkit.host import browser_url, proxy_prefix
+from labkit.lab import NAMESPACE_LABEL, OWNER_LABEL, Lab
+from labkit.models import Container, Event, Outcome, ProbeResult
+from labkit.notebook.tables import port_table
+from labkit.notebook.topology import Snapshot, diff_figure, mimebundle, snapshot, topology_figure
+
+__all__ = ["RestartPanel", "Observation"]
+
+# Container events that change what the panel shows; a `docker restart` sends kill, die, stop,
+# start and restart within a few ms, which the watcher folds into one observation.
+_WATCHED = {"start", "restart", "die", "stop", "kill", "destroy", "pause", "unpause"}
+_COALESCE_S = 0.12
+_AFTER_STOP_S = 0.35
+_SETTLE_MAX_S = 0.8  # with the observation itself, well within the second the panel promises
+_HISTORY_SHOWN = 20
+_OUTCOME_COLOR = {Outcome.OK: "#1b5e20", Outcome.REFUSED: "#b00020", Outcome.TIMEOUT: "#b26a00"}
+
+_CSS = """<style>
+.labkit-panel table{border-collapse:collapse;font-size:12px;margin:2px 0 8px 0}
+.labkit-panel th,.labkit-panel td{border-bottom:1px solid #e0e0e0;padding:2px 8px;text-align:left}
+.labkit-panel th{background:#f5f5f5}
+.labkit-panel .moved{color:#d81b60;font-weight:bold}
+.labkit-panel pre{background:#fafafa;border:1px solid #eee;padding:4px 6px;margin:2px 0;
+  font-size:12px;  white-space:pre-wrap;max-height:9em;overflow:auto}
+.labkit-panel h4{margin:8px 0 2px 0;font-size:13px}
+</style>"""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One look at the container: what it published, its IP, and how each probe went."""
+
+    time: str  # HH:MM:SS, local time
+    source: str  # opened | restart | re-probe | watch: <event>
+    status: str
+    host_port: int | None
+    ip: str
+    via_host_port: str  # a probe outcome, or "-" when there was nothing to probe
+    via_bridge_ip: str
+    server_ip: str = ""
+
+    def same_state(self, other: Observation) -> bool:
+        keys = ("status", "host_port", "ip", "via_host_port", "via_bridge_ip", "server_ip")
+        return all(getattr(self, k) == getattr(other, k) for k in keys)
+
+
+class RestartPanel:
+    """``RestartPanel(lab, "myapp2")``: the lab text's restart-and-reload loop in one widget."""
+
+    def __init__(
+        self,
+        lab: Lab,
+        name: str = "myapp2",
+        *,
+        threaded: bool = True,
+        route: bool = True,
+        figure: bool = True,
+        probe_timeout: float = 1.5,
+        clock: Callable[[], str] | None = None,
+    ) -> None:
+        self.lab, self.name = lab, name
+        self.threaded, self.route, self.show_figure = threaded, route, figure
+        self.probe_timeout = probe_timeout
+        self._clock = clock or (lambda: time.strftime("%H:%M:%S"))
+        self.container: Container | None = None
+        self.probes: list[ProbeResult] = []
+        self.history: list[Observation] = []
+        self.error_text = ""
+        self.last_exception: BaseException | None = None
+        self.snapshot: Snapshot | None = None
+        self.figure = None
+        self.timings: dict[str, float] = {}
+        self._lock = threading.RLock()
+        self._busy = False
+        self._worker: threading.Thread | None = None
+        self._watch_stop: Callable[[], None] | None = None
+        self._watch_thread: threading.Thread | None = None
+        self._watch_off = threading.Event()
+        self._dirty = threading.Event()
+        self._last_event = ""
+
+        self.restart_button = w.Button(
+            description="Restart",
+            icon="refresh",
+            button_style="warning",
+            tooltip=f"docker restart {lab.name(name)}",
+        )
+        self.reprobe_button = w.Button(
+            description="Re-probe", icon="search", tooltip="probe both ways again"
+        )
+        self.watch_toggle = w.ToggleButton(
+            description="Watch",
+            icon="eye",
+            value=False,
+            tooltip="follow engine events: a docker restart in a terminal shows here",
+        )
+        self.status_html = w.HTML()
+        self.error_html = w.HTML()
+        self.ports_html = w.HTML()
+        self.probes_html = w.HTML()
+        self.history_html = w.HTML()
+        self.figure_output = w.Output(layout=w.Layout(min_height="0px"))
+        self.restart_button.on_click(self._on_restart)
+        self.reprobe_button.on_click(self._on_reprobe)
+        self.watch_toggle.observe(self._on_watch, names="value")
+        title = w.HTML(self._title_html())
+        self.widget = w.VBox(
+            [
+                title,
+                w.HBox(
+                    [self.restart_button, self.reprobe_button, self.watch_toggle, self.status_html]
+                ),
+                self.error_html,
+                self.ports_html,
+                self.probes_html,
+                self.history_html,
+                self.figure_output,
+            ],
+            layout=w.Layout(border="1px solid #ddd", padding="6px"),
+        )
+        self.widget.add_class("labkit-panel")
+        self._guard(lambda: self._observe("opened"))
+
+    # -- the things a student does ----------------------------------------------------------
+
+    def restart(self) -> None:
+        """What the Restart button does; a restart already in flight makes this a no-op."""
+        self._on_restart(self.restart_button)
+
+    def reprobe(self) -> None:
+        self._on_reprobe(self.reprobe_button)
+
+    def wait(self, timeout: float = 30.0) -> bool:
+        """Wait for a background restart or re-probe to finish (tests and scripts); True if done."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+            return not worker.is_alive()
+        return True
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def close(self) -> None:
+        self.watch_toggle.value = False
+        self._stop_watch()
+        self.widget.close()
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # -- button handlers: claim the panel, then do the work (on a worker thread) -------------
+
+    def _on_restart(self, _button=None) -> None:
+        if not self._claim("restarting…"):
+            return  # a double click restarts once
+
+        def work() -> None:
+            started = time.perf_counter()
+            self.lab.restart(self.name)
+            self.timings["restart"] = time.perf_counter() - started
+            self._observe("restart")
+            self.timings["total"] = time.perf_counter() - started
+
+        self._run(work)
+
+    def _on_reprobe(self, _button=None) -> None:
+        if self._claim("probing…"):
+            self._run(lambda: self._observe("re-probe"))
+
+    def _claim(self, status: str) -> bool:
+        with self._lock:
+            if self._busy:
+                return False
+            self._busy = True
+        self.restart_button.disabled = True
+        self.reprobe_button.disabled = True
+        self.status_html.value = _status(status)
+        return True
+
+    def _run(self, work: Callable[[], None]) -> None:
+        def job() -> None:
+            try:
+                self._guard(work)
+            finally:
+                with self._lock:
+                    self._busy = False
+                self.restart_button.disabled = False
+                self.reprobe_button.disabled = False
+
+        if self.threaded:
+            # The kernel keeps serving comm messages meanwhile, so a second click arrives while
+            # we are busy and is refused, instead of queueing a second restart.
+            self._worker = threading.Thread(target=job, name="labkit-panel", daemon=True)
+            self._worker.start()
+        else:
+            job()
+
+    def _guard(self, work: Callable[[], None]) -> None:
+        """Run ``work``; any failure becomes one line in the panel, never a traceback."""
+        try:
+            work()
+            self.error_text = ""
+        except LabkitError as exc:
+            self.last_exception = exc
+            self.error_text = " ".join(part.strip() for part in exc.message.splitlines())
+        except Exception as exc:  # noqa: BLE001 - a widget callback must not spill a traceback
+            self.last_exception = exc
+            self.error_text = (
+                f"Unexpected {type(exc).__name__}: {exc} (this is a labkit bug: please report it)"
+            )
+        self.error_html.value = (
+            '<div class="labkit-error" style="color:#b00020">⚠ '
+            f"{html.escape(self.error_text)}</div>"
+            if self.error_text
+            else ""
+        )
+        if self.error_text:
+            self.status_html.value = _status("failed")
+
+    # -- observing ----------------------------------------------------------------------------
+
+    def _observe(self, source: str) -> None:
+        started = time.perf_counter()
+        container = self.lab.container(self.name)
+        probes = self.lab.probe(self.name, timeout=self.probe_timeout) if container.running else []
+        self.timings["probe"] = time.perf_counter() - started
+        snap = (
+            snapshot(self.lab, route=self.route, focus=(container.name,))
+            if self.show_figure
+            else None
+        )
+        with self._lock:
+            self.container, self.probes = container, probes
+            obs = _observation(self._clock(), source, container, probes)
+            if not (
+                source.startswith("watch") and self.history and obs.same_state(self.history[-1])
+            ):
+                self.history.append(obs)
+            previous, self.snapshot = self.snapshot, snap
+        self.ports_html.value = _CSS + "<h4>Ports (docker port)</h4>" + _port_html(container)
+        self.probes_html.value = _probes_html(self.lab, probes, container)
+        self.history_html.value = _history_html(self.history)
+        if snap is not None:
+            self.figure = (
+                diff_figure(previous, snap) if previous is not None else topology_figure(snap)
+            )
+            self.figure_output.outputs = (
+                {"output_type": "display_data", "data": mimebundle(self.figure), "metadata": {}},
+            )
+        port = obs.host_port if obs.host_port is not None else "—"
+        took = time.perf_counter() - started
+        self.status_html.value = _status(
+            f"{source}: host port {port}, IP {obs.ip or '—'} ({took:.2f} s)"
+        )
+
+    # -- watching the engine ------------------------------------------------------------------
+
+    def _on_watch(self, change) -> None:
+        if change["new"]:
+            self._guard(self._start_watch)
+            if self.error_text:
+                self.watch_toggle.value = False
+        else:
+            self._stop_watch()
+
+    def _start_watch(self) -> None:
+        if self._watch_stop is not None:
+            return
+        self._watch_off.clear()
+        labels = {OWNER_LABEL: "labkit", NAMESPACE_LABEL: self.lab.namespace}
+        self._watch_stop = self.lab.engine.watch(self._on_event, labels=labels)
+        self._watch_thread = threading.Thread(
+            target=self._watch_loop, name="labkit-watch", daemon=True
+        )
+        self._watch_thread.start()
+        self.status_html.value = _status("watching engine events")
+
+    def _stop_watch(self) -> None:
+        stop, self._watch_stop = self._watch_stop, None
+        self._watch_off.set()
+        if stop is not None:
+            try:
+                stop()
+            except Exception:  # noqa: BLE001 - closing a finished event stream may complain
+                pass
+
+    def _on_event(self, event: Event) -> None:
+        mine = self.container is not None and event.container_id == self.container.id
+        if (mine or event.name == self.lab.name(self.name)) and event.action in _WATCHED:
+            self._last_event = event.action
+            self._dirty.set()
+
+    def _watch_loop(self) -> None:
+        while not self._watch_off.is_set():
+            if not self._dirty.wait(0.2):
+                continue
+            # Fold one burst into one observation: wait for a quiet gap, a little longer after a
+            # die or stop, since a restart's start follows it within a few hundred ms.
+            burst_started = time.monotonic()
+            while time.monotonic() - burst_started < _SETTLE_MAX_S:
+                self._dirty.clear()
+                quiet = (
+                    _AFTER_STOP_S if self._last_event in ("kill", "die", "stop") else _COALESCE_S
+                )
+                if not self._dirty.wait(quiet):
+                    break
+            if self._watch_off.is_set():
+                return
+            with self._lock:
+                if self._busy:
+                    continue  # our own Restart is observing this one
+                self._busy = True
+            try:
+                self._guard(lambda: self._observe(f"watch: {self._last_event}"))
+            finally:
+                with self._lock:
+                    self._busy = False
+
+    def _title_html(self) -> str:
+        info = self.lab.engine.info()
+        badge = (
+            ' <span style="color:#8a5a00;font-weight:bold">SIMULATED ENGINE</span>'
+            if info.simulated
+            else ""
+        )
+        return (
+            f"<b>{html.escape(self.lab.name(self.name))}</b>"
+            " — restart it, probe it, watch its port move"
+            f" · {html.escape(info.description)}{badge}"
+        )
+
+
+# -- pure helpers: data in, HTML out -----------------------------------------------------------
+
+
+def _observation(now: str, source: str, c: Container, probes: list[ProbeResult]) -> Observation:
+    binding = c.port(80)
+    by_via = {p.via: p for p in probes}
+
+    def outcome(via: str) -> str:
+        p = by_via.get(via)
+        return "-" if p is None or p.target == "-" else p.outcome
+
+    return Observation(
+        time=now,
+        source=source,
+        status=c.status,
+        host_port=(binding.host_port or binding.ipv6_host_port) if binding else None,
+        ip=c.ip,
+        via_host_port=outcome("host-port"),
+        via_bridge_ip=outcome("bridge-ip"),
+        server_ip=next((p.server_ip for p in probes if p.ok and p.server_ip), "") or "",
+    )
+
+
+def _status(text: str) -> str:
+    return f'<span style="color:#555;margin-left:8px">{html.escape(text)}</span>'
+
+
+def _port_html(c: Container) -> str:
+    frame = port_table(c)
+    if frame.empty:
+        return "<i>No ports: this container publishes nothing (host or none network?)</i>"
+    return frame.drop(columns=["container"]).to_html(index=False, na_rep="—", border=0, escape=True)
+
+
+def _probes_html(lab: Lab, probes: list[ProbeResult], c: Container) -> str:
+    if not probes:
+        what = f"{c.name} is {c.status}: nothing to probe."
+        return f"<h4>Probes</h4><i>{html.escape(what)}</i>"
+    info = lab.engine.info()
+    rows = []
+    for p in probes:
+        color = _OUTCOME_COLOR.get(p.outcome, "#b00020")
+        rows.append(
+            "<tr>"
+            f"<td>{'via host port' if p.via == 'host-port' else 'via bridge IP'}</td>"
+            f"<td><code>{html.escape(p.target)}</code></td>"
+            f'<td style="color:{color};font-weight:bold">{html.escape(p.outcome)}</td>'
+            f"<td>{p.latency_ms:.1f} ms</td>"
+            f"<td>{html.escape(p.server_ip or '')}</td>"
+            f"<td>{_link(p, c, info)}</td>"
+            f"<td>{html.escape(p.detail)}</td>"
+            "</tr>"
+        )
+    table = (
+        "<table><tr><th>probe</th><th>target</th><th>outcome</th><th>time</th><th>Server IP</th>"
+        "<th>open in your browser</th><th>detail</th></tr>" + "".join(rows) + "</table>"
+    )
+    reply = next((p for p in probes if p.body), None)
+    # The app's reply is data from a container: shown as escaped text, never as HTML.
+    body = (
+        f"<h4>The app replied ({html.escape(reply.via)})</h4>"
+        f"<pre>{html.escape(reply.body[:2000])}</pre>"
+        if reply
+        else ""
+    )
+    return "<h4>Probes</h4>" + table + body
+
+
+def _link(p: ProbeResult, c: Container, info) -> str:
+    if not p.target or p.target == "-":
+        return ""
+    if p.via == "host-port":
+        binding = c.port(80)
+        port = binding and (binding.host_port or binding.ipv6_host_port)
+        if not port:
+            return ""
+        url = browser_url(int(port), host=info.host if not info.local else "localhost")
+    else:
+        if info.simulated:
+            return '<span style="color:#777">modelled by the simulator: no real route</span>'
+        if not info.bridge_reachable or proxy_prefix() is not None:
+            return '<span style="color:#777">no route from your browser</span>'
+        url = p.url
+    safe = html.escape(url, quote=True)
+    return f'<a href="{safe}" target="_blank" rel="noopener">{html.escape(url)}</a>'
+
+
+def _history_html(history: list[Observation]) -> str:
+    shown = history[-_HISTORY_SHOWN:]
+    offset = len(history) - len(shown)
+    rows = []
+    for i, o in enumerate(shown):
+        before = history[offset + i - 1] if offset + i > 0 else None
+        moved = before is not None and before.host_port != o.host_port
+        ip_changed = before is not None and before.ip != o.ip
+        port = "—" if o.host_port is None else str(o.host_port)
+        rows.append(
+            "<tr>"
+            f"<td>{html.escape(o.time)}</td><td>{html.escape(o.source)}</td><td>{html.escape(o.status)}</td>"
+            f'<td class="{"moved" if moved else ""}">{html.escape(port)}</td>'
+            f'<td class="{"moved" if ip_changed else ""}">{html.escape(o.ip or "—")}</td>'
+            f"<td>{html.escape(o.via_host_port)}</td><td>{html.escape(o.via_bridge_ip)}</td>"
+            "</tr>"
+        )
+    more = f"<i>{offset} earlier rows not shown</i>" if offset else ""
+    return (
+        "<h4>History (one row per observation)</h4>"
+        + more
+        + "<table><tr><th>time</th><th>what</th><th>status</th><th>host port</th><th>IP</th>"
+        "<th>via host port</th><th>via bridge IP</th></tr>" + "".join(rows) + "</table>"
+    )

@@ -1,0 +1,207 @@
+"""The restart panel, headless: ipywidgets 8's ``Button.click()`` runs the handlers in pytest."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from labkit.models import ProbeResult
+from labkit.notebook.widgets import RestartPanel
+
+
+def _texts(fig):
+    return [s for t in fig.data if t.mode == "text" for s in t.text]
+
+
+def test_restart_click_moves_the_port_and_adds_a_history_row(lab):
+    lab.start_app("myapp2")
+    panel = RestartPanel(lab, "myapp2")
+    assert panel.error_text == ""
+    [first] = panel.history
+    assert first.source == "opened" and first.host_port and first.via_host_port == "ok"
+    assert f">{first.host_port}<" in panel.ports_html.value
+
+    started = time.perf_counter()
+    panel.restart_button.click()
+    assert panel.wait(30)
+    elapsed = time.perf_counter() - started
+
+    assert panel.error_text == ""
+    assert [o.source for o in panel.history] == ["opened", "restart"]
+    new = panel.history[-1]
+    assert new.host_port != first.host_port  # Docker's allocator moves on, as the lab text says
+    assert new.via_host_port == "ok"
+    assert f">{new.host_port}<" in panel.ports_html.value
+    assert f">{first.host_port}<" not in panel.ports_html.value
+    assert 'class="moved">' + str(new.host_port) in panel.history_html.value
+    # The figure now shows the move: the old port struck through, the new one in bold.
+    assert any(
+        f"<s>{first.host_port}</s>" in s and f":{new.host_port}</b>" in s
+        for s in _texts(panel.figure)
+    )
+    [shown] = panel.figure_output.outputs
+    assert "application/vnd.plotly.v1+json" in shown["data"]
+    assert not panel.restart_button.disabled and not panel.busy
+    assert elapsed < 15, f"restart click to updated panel took {elapsed:.2f} s"
+
+
+class _SlowRestart:
+    """The sim engine with a restart that waits until the test lets it go."""
+
+    def __init__(self, engine):
+        self._engine = engine
+        self.release = threading.Event()
+        self.entered = threading.Event()
+        self.restarts = 0
+
+    def restart(self, ref, *, timeout=10):
+        self.restarts += 1
+        self.entered.set()
+        assert self.release.wait(10)
+        return self._engine.restart(ref, timeout=timeout)
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+
+def test_button_is_disabled_while_a_restart_is_in_flight_and_a_double_click_restarts_once(sim_lab):
+    sim_lab.start_app("myapp2")
+    slow = _SlowRestart(sim_lab.engine)
+    sim_lab.engine = slow
+    panel = RestartPanel(sim_lab, "myapp2")
+
+    panel.restart_button.click()
+    assert slow.entered.wait(5)
+    assert panel.restart_button.disabled and panel.reprobe_button.disabled
+    panel.restart_button.click()  # the double click
+    panel.reprobe_button.click()
+    slow.release.set()
+    assert panel.wait(10)
+
+    assert slow.restarts == 1
+    assert [o.source for o in panel.history] == ["opened", "restart"]
+    assert not panel.restart_button.disabled and not panel.reprobe_button.disabled
+
+
+def test_container_removed_behind_its_back_shows_one_line(lab):
+    lab.start_app("myapp2")
+    panel = RestartPanel(lab, "myapp2")
+    lab.engine.remove(lab.name("myapp2"), force=True)  # as `docker rm -f` in a terminal would
+
+    panel.restart_button.click()
+    assert panel.wait(30)
+
+    assert panel.error_text and "\n" not in panel.error_text
+    assert "myapp2" in panel.error_text and "Traceback" not in panel.error_text
+    assert "start_app" in panel.error_text  # it says what to do
+    assert panel.error_text.replace("'", "&#x27;")[:30] in panel.error_html.value
+    assert len(panel.history) == 1
+    assert not panel.restart_button.disabled  # the panel is usable again
+    # Putting it back and re-probing clears the error.
+    lab.start_app("myapp2")
+    panel.reprobe_button.click()
+    assert panel.wait(30)
+    assert panel.error_text == "" and panel.error_html.value == ""
+    assert panel.history[-1].source == "re-probe"
+
+
+def test_a_container_labkit_does_not_own_is_never_restarted(sim_lab):
+    theirs = sim_lab.engine.run(
+        sim_lab.engine.ensure_lab_image(),
+        name=f"{sim_lab.namespace}-theirs",
+        ports={"80/tcp": None},
+    )
+    try:
+        panel = RestartPanel(sim_lab, "theirs", threaded=False)
+        panel.restart_button.click()
+        assert "not one of labkit's" in panel.error_text
+        assert sim_lab.engine.container(theirs.id).restart_count == theirs.restart_count
+    finally:
+        sim_lab.engine.remove(theirs.id, force=True)
+
+
+def test_the_apps_reply_is_shown_as_text_never_as_html(sim_lab, monkeypatch):
+    sim_lab.start_app("myapp2")
+    evil = ProbeResult(
+        via="host-port",
+        target="127.0.0.1:1",
+        url="http://127.0.0.1:1/",
+        outcome="ok",
+        status=200,
+        body="<script>alert(1)</script><b>bold</b>",
+    )
+    monkeypatch.setattr(sim_lab, "probe", lambda name, timeout=1.5: [evil])
+    panel = RestartPanel(sim_lab, "myapp2", threaded=False)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in panel.probes_html.value
+    assert (
+        "<script>" not in panel.probes_html.value and "<b>bold</b>" not in panel.probes_html.value
+    )
+
+
+def test_an_unexpected_failure_is_one_line_too(sim_lab, monkeypatch):
+    sim_lab.start_app("myapp2")
+    panel = RestartPanel(sim_lab, "myapp2", threaded=False)
+
+    def boom(name, timeout=1.5):
+        raise RuntimeError("probe exploded")
+
+    monkeypatch.setattr(sim_lab, "probe", boom)
+    panel.reprobe_button.click()
+    assert panel.error_text.startswith("Unexpected RuntimeError: probe exploded")
+    assert "\n" not in panel.error_text and not panel.reprobe_button.disabled
+
+
+def test_links_and_probe_rows(sim_lab):
+    sim_lab.start_app("myapp2")
+    panel = RestartPanel(sim_lab, "myapp2", threaded=False)
+    port = panel.history[-1].host_port
+    assert f'href="http://localhost:{port}/"' in panel.probes_html.value
+    assert (
+        "via bridge IP" in panel.probes_html.value
+        and "modelled by the simulator" in panel.probes_html.value
+    )
+    panel.reprobe_button.click()
+    assert [o.source for o in panel.history] == ["opened", "re-probe"]
+    assert panel.history[-1].host_port == port  # a probe alone moves nothing
+
+
+def test_links_go_through_the_proxy_on_a_hub(sim_lab, monkeypatch):
+    monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
+    sim_lab.start_app("myapp2")
+    panel = RestartPanel(sim_lab, "myapp2", threaded=False, figure=False)
+    port = panel.history[-1].host_port
+    assert f'href="/user/ada/proxy/{port}/"' in panel.probes_html.value
+    assert panel.figure is None and panel.figure_output.outputs == ()
+
+
+def test_watch_follows_a_restart_made_elsewhere(lab):
+    lab.start_app("myapp2")
+    panel = RestartPanel(lab, "myapp2")
+    panel.watch_toggle.value = True
+    try:
+        time.sleep(0.3)  # let the event stream attach
+        before = panel.history[-1].host_port
+        started = time.perf_counter()
+        lab.engine.restart(lab.name("myapp2"))  # what `docker restart` in a terminal does
+        while time.perf_counter() - started < 5 and panel.history[-1].host_port == before:
+            time.sleep(0.02)
+        took = time.perf_counter() - started
+        assert panel.history[-1].host_port != before
+        assert panel.history[-1].source.startswith("watch")
+        assert took < 1.5, f"the panel followed the restart after {took:.2f} s"
+        time.sleep(0.6)  # one restart, one row: the burst of events is folded
+        assert [o.source.split(":")[0] for o in panel.history] == ["opened", "watch"]
+    finally:
+        panel.watch_toggle.value = False
+    assert panel._watch_stop is None
+
+
+@pytest.mark.parametrize("threaded", [True, False])
+def test_panel_displays_as_a_widget(sim_lab, threaded):
+    sim_lab.start_app("myapp2")
+    panel = RestartPanel(sim_lab, "myapp2", threaded=threaded)
+    bundle = panel._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    panel.close()
