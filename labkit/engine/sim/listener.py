@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Callable
 
-__all__ = ["LISTEN_HOST", "ListenerHub", "http_response"]
+__all__ = ["LISTEN_HOST", "SERVED_PATHS", "ListenerHub", "http_response", "not_found_page"]
 
 LISTEN_HOST = "127.0.0.1"  # the simulator never listens beyond this machine
 
@@ -25,7 +25,7 @@ Responder = Callable[[int], str]
 
 _IDLE_SECONDS = 10.0  # busybox httpd drops a silent connection too
 _MAX_REQUEST = 16 * 1024
-_SERVED = {"/", "/cgi-bin/index.cgi"}
+SERVED_PATHS = frozenset({"/", "/cgi-bin/index.cgi"})  # the CGI answers "/" (no index.html)
 
 
 def http_response(request: bytes, body: Callable[[], str]) -> bytes:
@@ -35,7 +35,7 @@ def http_response(request: bytes, body: Callable[[], str]) -> bytes:
     if len(parts) < 2 or parts[0] not in ("GET", "HEAD", "POST"):
         return _error(400, "Bad Request", "Unsupported method")
     path = parts[1].split("?", 1)[0]
-    if path not in _SERVED:
+    if path not in SERVED_PATHS:
         return _error(404, "Not Found", "The requested URL was not found")
     # The CGI writes its own header with a bare newline, as the real app does.
     return ("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\n\n" + body()).encode()
@@ -43,11 +43,17 @@ def http_response(request: bytes, body: Callable[[], str]) -> bytes:
 
 def _error(code: int, reason: str, text: str) -> bytes:
     date = email.utils.formatdate(usegmt=True)
-    return (
-        f"HTTP/1.1 {code} {reason}\r\nDate: {date}\r\nConnection: close\r\n"
-        f"Content-type: text/html\r\n\r\n<HTML><HEAD><TITLE>{code} {reason}</TITLE></HEAD>\n"
-        f"<BODY><H1>{code} {reason}</H1>\n{text}\n</BODY></HTML>\n"
-    ).encode()
+    head = f"HTTP/1.1 {code} {reason}\r\nDate: {date}\r\nConnection: close\r\nContent-type: text/html\r\n\r\n"
+    return (head + _error_page(code, reason, text)).encode()
+
+
+def _error_page(code: int, reason: str, text: str) -> str:
+    return f"<HTML><HEAD><TITLE>{code} {reason}</TITLE></HEAD>\n<BODY><H1>{code} {reason}</H1>\n{text}\n</BODY></HTML>\n"
+
+
+def not_found_page() -> str:
+    """The body busybox httpd sends for a path the app does not serve."""
+    return _error_page(404, "Not Found", "The requested URL was not found")
 
 
 class _Conn:

@@ -20,10 +20,11 @@ FALLBACK_RANGE = (32768, 60999)
 Probe = Callable[[int, str], bool]
 
 
-def read_port_range(path: str = PORT_RANGE_FILE) -> tuple[int, int]:
-    """The ephemeral port range from ``path``, or the kernel default when it cannot be read."""
+def read_port_range(path: str | None = None) -> tuple[int, int]:
+    """The ephemeral port range from ``path`` (the kernel's file), or the kernel default when it
+    cannot be read."""
     try:
-        with open(path, encoding="ascii") as handle:
+        with open(path or PORT_RANGE_FILE, encoding="ascii") as handle:
             low, high = (int(part) for part in handle.read().split()[:2])
     except (OSError, ValueError):
         return FALLBACK_RANGE
@@ -62,7 +63,7 @@ class PortAllocator:
 
     def __init__(self, port_range: tuple[int, int] | None = None, *, probe: Probe | None = None):
         self.range = port_range or read_port_range()
-        self._probe = probe or port_is_free
+        self.probe = probe or port_is_free
         self._held: dict[tuple[str, int], set[str]] = {}  # (protocol, port) -> host IPs
         self._last: dict[tuple[str, str], int] = {}  # (host IP, protocol) -> last port given
 
@@ -88,7 +89,7 @@ class PortAllocator:
         size = high - low + 1
         key = (host_ip or "0.0.0.0", protocol)
         start = self._last.get(key, high) - low
-        check = probe or self._probe
+        check = probe or self.probe
         for step in range(1, size + 1):
             port = low + (start + step) % size
             if self._taken(host_ip, port, protocol) or not check(port, protocol):
@@ -111,7 +112,7 @@ class PortAllocator:
                 f"Bind for {shown} failed: port is already allocated (another container publishes it)",
                 "publish on another host port, or None for an ephemeral one (-p :80)",
             )
-        if not (probe or self._probe)(port, protocol):
+        if not (probe or self.probe)(port, protocol):
             raise PortInUse(
                 f"Host port {port} is already in use",
                 f"listen {protocol}4 {shown}: bind: address already in use (another program holds it)",

@@ -69,8 +69,8 @@ IPv4 = ipaddress.IPv4Address
 class World(Protocol):
     """What a modelled command may read of the engine's state (the engine holds its lock)."""
 
-    containers: Mapping[str, ContainerRec]
-    networks: Mapping[str, NetworkRec]
+    container_recs: Mapping[str, ContainerRec]
+    network_recs: Mapping[str, NetworkRec]
     host_hostname: str
     host_nameserver: str
     port_range: tuple[int, int]
@@ -138,7 +138,7 @@ def _interfaces(rec: ContainerRec, world: World) -> list[tuple[str, EndpointRec,
     """(ethN, endpoint, network) for each address the running container has, in join order."""
     result = []
     for ep in rec.endpoints.values():
-        net = world.networks.get(ep.network_id)
+        net = world.network_recs.get(ep.network_id)
         if net is not None and ep.ip is not None and rec.running:
             result.append((f"eth{len(result)}", ep, net))
     return result
@@ -241,7 +241,7 @@ def _dns(rec: ContainerRec, name: str, world: World) -> IPv4 | None:
         if not net.user_defined:
             continue
         for cid in net.members:
-            other = world.containers.get(cid)
+            other = world.container_recs.get(cid)
             other_ep = other.endpoints.get(net.id) if other else None
             if other is None or other_ep is None or other_ep.ip is None or not other.running:
                 continue
@@ -273,7 +273,7 @@ def _route(rec: ContainerRec, target: IPv4, world: World) -> tuple[str, Containe
     for _dev, ep, _net in ifaces:
         if ep.ip == target:
             return "self", rec, target
-    for net in world.networks.values():
+    for net in world.network_recs.values():
         pool = net.pool
         if pool is None or target not in pool.subnet:
             continue
@@ -285,7 +285,7 @@ def _route(rec: ContainerRec, target: IPv4, world: World) -> tuple[str, Containe
         if target == pool.gateway:
             return "gateway", None, source
         for cid in net.members:
-            other = world.containers.get(cid)
+            other = world.container_recs.get(cid)
             other_ep = other.endpoints.get(net.id) if other else None
             if other is not None and other_ep is not None and other_ep.ip == target and other.running:
                 return "container", other, source

@@ -1,0 +1,6 @@
+"""The simulated engine: Docker Engine 20.10 modelled in-process, labkit's embedded default where
+no engine answers (Binder, locked-down laptops). See ``SimulatedEngine``."""
+
+from labkit.engine.sim.engine import SimulatedEngine
+
+__all__ = ["SimulatedEngine"]

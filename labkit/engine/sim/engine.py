@@ -1,0 +1,937 @@
+"""SimulatedEngine: Docker Engine 20.10 modelled in-process, for Binder and machines without an
+engine. State lives in memory for the kernel's life; published app ports listen for real on
+127.0.0.1; bridge addresses are answered by the model (``model_http``)."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import ipaddress
+import itertools
+import random
+import socket
+import threading
+import time
+import warnings
+from typing import Callable, Mapping, Sequence
+
+from labkit import app
+from labkit.engine._checks import check_name, check_ports, check_subnet
+from labkit.engine.base import LAB_IMAGE, PortSpec
+from labkit.engine.sim import inspect as raw
+from labkit.engine.sim.events import EventBus
+from labkit.engine.sim.ipam import (
+    DEFAULT_BRIDGE_SUBNET,
+    AddressPool,
+    SubnetAllocator,
+    mac_for,
+    new_id,
+)
+from labkit.engine.sim.listener import SERVED_PATHS, ListenerHub, not_found_page
+from labkit.engine.sim.ports import PortAllocator, port_is_free
+from labkit.engine.sim.shell import run_command
+from labkit.engine.sim.state import ZERO_TIME, ContainerRec, EndpointRec, NetworkRec, now_iso
+from labkit.errors import (
+    ContainerNotFound,
+    ContainerNotRunning,
+    EngineUnavailable,
+    ImageNotFound,
+    InvalidInput,
+    LabkitError,
+    NameInUse,
+    NetworkInUse,
+    NetworkNotFound,
+    PortInUse,
+)
+from labkit.models import (
+    Attachment,
+    Container,
+    EngineInfo,
+    Endpoint,
+    Event,
+    ExecResult,
+    HttpReply,
+    Network,
+    PortBinding,
+)
+
+__all__ = ["SimulatedEngine", "ENGINE_VERSION", "HOST_WARNING"]
+
+ENGINE_VERSION = "20.10.24"  # the engine the model follows (API 1.41)
+HOST_WARNING = "Published ports are discarded when using host network mode"
+
+_APP_CMD = ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]
+_APP_PORT = (80, "tcp")
+_BRIDGE_OPTIONS = {
+    "com.docker.network.bridge.default_bridge": "true",
+    "com.docker.network.bridge.enable_icc": "true",
+    "com.docker.network.bridge.enable_ip_masquerade": "true",
+    "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+    "com.docker.network.bridge.name": "docker0",
+    "com.docker.network.driver.mtu": "1500",
+}
+_FALLBACK_DNS = "8.8.8.8"  # what Docker writes when the host only has a local resolver
+
+
+class _LabImage:
+    """The lab app image as the simulator knows it: its labels and ID, derived from the same
+    build context the Docker backend builds (computed once, on first use)."""
+
+    _digest: str | None = None
+
+    @classmethod
+    def digest(cls) -> str:
+        if cls._digest is None:
+            cls._digest = app.build_context(app.static_busybox())[1]
+        return cls._digest
+
+    @classmethod
+    def labels(cls) -> dict[str, str]:
+        return {"labkit.app.digest": cls.digest(), "labkit.owner": "labkit"}
+
+    @classmethod
+    def id(cls) -> str:
+        return "sha256:" + hashlib.sha256(("labkit-lab-app" + cls.digest()).encode()).hexdigest()
+
+
+class SimulatedEngine:
+    """A Docker engine modelled in memory: the embedded default where no engine answers.
+
+    ``reason`` says why the simulator runs (shown in the banner). ``port_range`` overrides the
+    kernel's ephemeral range; ``port_probe(port, proto) -> bool`` overrides the check that a host
+    port is free on this machine (for ports without a real listener).
+    """
+
+    kind = "sim"
+
+    def __init__(
+        self,
+        reason: str = "no Docker engine answered",
+        *,
+        port_range: tuple[int, int] | None = None,
+        port_probe: Callable[[int, str], bool] | None = None,
+    ) -> None:
+        self.reason = reason
+        self._lock = threading.RLock()
+        self._ports = PortAllocator(port_range, probe=port_probe or port_is_free)
+        self._subnets = SubnetAllocator()
+        self._hub = ListenerHub()
+        self._events = EventBus()
+        self._closed = False
+        self._image_built = False
+        self._pids = itertools.count(4000, 7)
+        self._ifindex = itertools.count(4, 2)  # container-side veth numbers; lo is 1
+        self.container_recs: dict[str, ContainerRec] = {}
+        self.network_recs: dict[str, NetworkRec] = {}
+        self._names: dict[str, str] = {}
+        self._net_names: dict[str, str] = {}
+        self.host_hostname = socket.gethostname() or "localhost"
+        self.host_nameserver = _host_nameserver()
+        self._add_predefined()
+
+    # -- setup ------------------------------------------------------------------------------
+
+    def _add_predefined(self) -> None:
+        created = now_iso(time.time())
+        bridge_net = ipaddress.IPv4Network(DEFAULT_BRIDGE_SUBNET)
+        self._subnets.mark_used(bridge_net)
+        # The default bridge's IPAM config names only its subnet (as `docker network inspect
+        # bridge` shows on Engine 20.10); its gateway is still .1.
+        self._add_network(
+            NetworkRec(new_id(), "bridge", "bridge", created, options=dict(_BRIDGE_OPTIONS),
+                       pool=AddressPool(bridge_net), gateway_given=False, predefined=True)
+        )
+        self._add_network(NetworkRec(new_id(), "host", "host", created, predefined=True))
+        self._add_network(NetworkRec(new_id(), "none", "null", created, predefined=True))
+
+    def _add_network(self, net: NetworkRec) -> None:
+        self.network_recs[net.id] = net
+        self._net_names[net.name] = net.id
+
+    @property
+    def port_range(self) -> tuple[int, int]:
+        return self._ports.range
+
+    # -- engine ----------------------------------------------------------------------------
+
+    def info(self) -> EngineInfo:
+        return EngineInfo(
+            kind="sim",
+            version=ENGINE_VERSION,
+            description=f"Simulated Docker engine ({self.reason})",
+            local=True,
+            host="127.0.0.1",
+            bridge_name="docker0",
+            bridge_address="172.17.0.1/16",
+            ip_forward=True,
+            port_range=self._ports.range,
+            bridge_reachable=True,
+            bridge_reason=(
+                "the bridge is modelled: probes of container IPs are answered by the simulator, "
+                "published ports are real listeners on 127.0.0.1"
+            ),
+            simulated=True,
+        )
+
+    def ping(self) -> None:
+        self._check_open()
+
+    def close(self) -> None:
+        """Stop every listener and the event thread. The engine refuses calls afterwards."""
+        with self._lock:
+            self._closed = True
+            for rec in self.container_recs.values():
+                rec.listening.clear()
+        self._hub.close()
+        self._events.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EngineUnavailable(
+                "The simulated engine is closed",
+                "close() stopped it and its listeners",
+                "create a new one: labkit.connect() or SimulatedEngine()",
+            )
+
+    # -- images ----------------------------------------------------------------------------
+
+    def ensure_lab_image(self, progress: Callable[[str], None] | None = None) -> str:
+        self._check_open()
+        if not self._image_built and progress is not None:
+            progress(f"The simulated engine provides the lab app image {LAB_IMAGE} (nothing to build)")
+        self._image_built = True
+        return LAB_IMAGE
+
+    def _check_image(self, image: str) -> None:
+        if image in (LAB_IMAGE, _LabImage.id(), _LabImage.id()[7:]) or (
+            len(image) >= 12 and _LabImage.id()[7:].startswith(image)
+        ):
+            return
+        raise ImageNotFound(
+            f"No image {image!r} on the engine",
+            "the simulated engine has only the lab app image, and no registry can provide others",
+            f"use the lab app image {LAB_IMAGE!r} (labkit builds it on first use)",
+        )
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def _find(self, ref: str) -> ContainerRec:
+        """By full ID, name (with or without '/'), or unique ID prefix, as the engine looks up."""
+        if isinstance(ref, str) and ref:
+            rec = self.container_recs.get(ref)
+            if rec is not None:
+                return rec
+            cid = self._names.get(ref.lstrip("/"))
+            if cid is not None:
+                return self.container_recs[cid]
+            matches = [c for c in self.container_recs.values() if c.id.startswith(ref)]
+            if len(matches) == 1:
+                return matches[0]
+        raise ContainerNotFound(
+            f"No container {ref!r}",
+            "the engine has no container of that name or ID (it may have been removed)",
+            "list them with `docker ps -a`, or start it again with lab.start_app()",
+        )
+
+    def _find_net(self, ref: str) -> NetworkRec:
+        if isinstance(ref, str) and ref:
+            net = self.network_recs.get(ref)
+            if net is not None:
+                return net
+            nid = self._net_names.get(ref)
+            if nid is not None:
+                return self.network_recs[nid]
+            matches = [n for n in self.network_recs.values() if n.id.startswith(ref)]
+            if len(matches) == 1:
+                return matches[0]
+        raise NetworkNotFound(
+            f"No network {ref!r}",
+            "the engine has no network of that name or ID",
+            "list them with `docker network ls` (labkit: lab.networks())",
+        )
+
+    # -- containers --------------------------------------------------------------------------
+
+    def run(
+        self,
+        image: str,
+        *,
+        name: str,
+        ports: Mapping[str, PortSpec] | None = None,
+        network: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        init: bool = True,
+        command: Sequence[str] | None = None,
+        hostname: str | None = None,
+    ) -> Container:
+        check_name(name)
+        specs = check_ports(ports)
+        with self._lock:
+            self._check_open()
+            # The engine's order: the image, then the name, then the network.
+            self._check_image(image)
+            if name in self._names:
+                raise NameInUse(
+                    f"The container name {name!r} is already in use",
+                    f"container {self._names[name][:12]} has that name; names are unique on an engine",
+                    "remove the old container (lab.cleanup()) or choose another name",
+                )
+            mode = network or "default"
+            net = self._find_net(network) if network else self._find_net("bridge")
+            if net.driver == "host" and specs:
+                warnings.warn(HOST_WARNING, stacklevel=2)
+            cid = new_id()
+            exposed = sorted({_APP_PORT, *specs}, key=lambda pp: f"{pp[0]}/{pp[1]}")
+            if net.driver == "host":
+                host_name = self.host_hostname
+            else:
+                host_name = hostname or cid[:12]
+            rec = ContainerRec(
+                id=cid,
+                name=name,
+                image=image,
+                image_id=_LabImage.id(),
+                created=now_iso(time.time()),
+                labels=dict(labels or {}),
+                port_specs=specs,
+                exposed=exposed,
+                network_mode=mode,
+                init=init,
+                cmd=list(command) if command else list(_APP_CMD),
+                hostname=host_name,
+            )
+            aliases = [cid[:12]] if net.user_defined else None
+            rec.endpoints[net.id] = EndpointRec(net.id, aliases=aliases)
+            self.container_recs[cid] = rec
+            self._names[name] = cid
+            self._emit(rec, "create")
+            try:
+                self._start(rec)
+            except LabkitError:
+                # A start that fails (a host port taken) leaves nothing behind, as the backend does.
+                self._forget(rec)
+                self._emit(rec, "destroy")
+                raise
+            return self._model(rec)
+
+    def _serves_app(self, rec: ContainerRec) -> bool:
+        return rec.running and rec.cmd == _APP_CMD and rec.network_mode != "none"
+
+    serves_app = _serves_app  # the shell's World protocol
+
+    def _start(self, rec: ContainerRec) -> None:
+        """Join networks (lowest free address each), publish ports, open listeners."""
+        taken: list[tuple[EndpointRec, NetworkRec]] = []
+        held: list[tuple[int, str, str]] = []
+        try:
+            for net_id, ep in rec.endpoints.items():
+                net = self.network_recs.get(net_id)
+                if net is None:
+                    raise NetworkNotFound(
+                        f"Container {rec.name!r} cannot start: its network is gone",
+                        f"network {net_id[:12]} was removed while the container was stopped",
+                        f"disconnect it (lab.disconnect(...)) or remove and run it again",
+                    )
+                ep.endpoint_id = new_id()
+                if net.pool is not None:
+                    ep.ip = net.pool.request()
+                    ep.mac = mac_for(ep.ip)
+                    ep.ifindex = next(self._ifindex)
+                net.members[rec.id] = None
+                taken.append((ep, net))
+            rec.status = "running"  # the listener's responder reads it
+            rec.published = {}
+            if rec.network_mode not in ("host", "none"):
+                for (port, proto), (host_ip, fixed) in rec.port_specs.items():
+                    host_port = self._publish(rec, port, proto, host_ip, fixed)
+                    held.append((host_port, proto, host_ip))
+                    rec.published[(port, proto)] = _bindings(host_ip, host_port)
+        except LabkitError:
+            for host_port, proto, host_ip in held:
+                self._unpublish(rec, host_port, proto, host_ip)
+            for ep, net in taken:
+                self._leave(rec, ep, net)
+            rec.status = "created" if rec.started_at == ZERO_TIME else "exited"
+            rec.published = {}
+            raise
+        rec.sandbox_id = new_id()
+        rec.pid = next(self._pids)
+        rec.exit_code = 0
+        rec.started_at = now_iso(time.time())
+        rec.exec_ids = []
+
+    def _publish(self, rec: ContainerRec, port: int, proto: str, host_ip: str, fixed: int | None) -> int:
+        serve = (port, proto) == _APP_PORT and rec.cmd == _APP_CMD
+
+        def probe(host_port: int, protocol: str) -> bool:
+            if not serve:
+                return self._ports.probe(host_port, protocol)
+            return self._hub.try_open(host_port, self._responder(rec))
+
+        try:
+            if fixed is None:
+                host_port = self._ports.allocate(host_ip or "0.0.0.0", proto, probe)
+            else:
+                host_port = self._ports.reserve(fixed, host_ip or "0.0.0.0", proto, probe)
+        except OSError as exc:  # out of file descriptors, not a busy port
+            raise PortInUse(
+                f"Cannot open a listener for {rec.name!r}",
+                exc.strerror or str(exc),
+                "remove containers you no longer need (lab.cleanup()) and try again",
+            ) from exc
+        if serve:
+            rec.listening.append(host_port)
+        return host_port
+
+    def _unpublish(self, rec: ContainerRec, host_port: int, proto: str, host_ip: str) -> None:
+        if host_port in rec.listening:
+            rec.listening.remove(host_port)
+            self._hub.close_port(host_port)
+        self._ports.release(host_port, host_ip or "0.0.0.0", proto)
+
+    def _responder(self, rec: ContainerRec) -> Callable[[int], str]:
+        def respond(client_port: int) -> str:
+            # Runs on the listener thread: read-only, no engine lock (a page may be a moment stale).
+            gateway = self._primary_gateway(rec)
+            return self.page(rec, f"[::ffff:{gateway}]:{client_port}")
+
+        return respond
+
+    def _addresses(self, rec: ContainerRec) -> list[tuple[ipaddress.IPv4Address, NetworkRec]]:
+        result = []
+        for net_id, ep in list(rec.endpoints.items()):
+            net = self.network_recs.get(net_id)
+            if ep.ip is not None and net is not None:
+                result.append((ep.ip, net))
+        return result
+
+    def _primary_gateway(self, rec: ContainerRec) -> str:
+        for _ip, net in self._addresses(rec):
+            if net.pool is not None:
+                return str(net.pool.gateway)
+        return "127.0.0.1"
+
+    def page(self, rec: ContainerRec, client: str) -> str:
+        """The lab app's page as ``rec`` would serve it to ``client``."""
+        ips = [str(ip) for ip, _net in self._addresses(rec)]
+        return app.render_page(ips[0] if ips else "", rec.hostname, client, ips)
+
+    def _leave(self, rec: ContainerRec, ep: EndpointRec, net: NetworkRec) -> None:
+        if net.pool is not None and ep.ip is not None:
+            net.pool.release(ep.ip)
+        ep.ip, ep.mac, ep.endpoint_id, ep.ifindex = None, "", "", 0
+        net.members.pop(rec.id, None)
+
+    def _halt(self, rec: ContainerRec, exit_code: int) -> None:
+        """Everything a stop undoes: listeners and host ports, addresses, the process."""
+        for (port, proto), bindings in rec.published.items():
+            host_ip = rec.port_specs.get((port, proto), ("", None))[0]
+            if bindings:
+                self._unpublish(rec, bindings[0][1], proto, host_ip)
+        rec.published = {}
+        for net_id, ep in rec.endpoints.items():
+            net = self.network_recs.get(net_id)
+            if net is not None:
+                self._leave(rec, ep, net)
+            else:
+                ep.ip, ep.mac, ep.endpoint_id = None, "", ""
+        rec.status = "exited"
+        rec.exit_code = exit_code
+        rec.pid = 0
+        rec.finished_at = now_iso(time.time())
+
+    def _forget(self, rec: ContainerRec) -> None:
+        if rec.running:
+            self._halt(rec, 137)
+        for net_id in rec.endpoints:
+            net = self.network_recs.get(net_id)
+            if net is not None:
+                net.members.pop(rec.id, None)
+        self.container_recs.pop(rec.id, None)
+        self._names.pop(rec.name, None)
+
+    def _graceful(self, rec: ContainerRec) -> bool:
+        """Whether PID 1 honours SIGTERM: docker-init does; busybox httpd as PID 1 does not,
+        so without init the engine waits out the stop timeout and then kills."""
+        return rec.init or rec.cmd != _APP_CMD
+
+    def _stop_locked(self, rec: ContainerRec, graceful: bool) -> None:
+        self._emit(rec, "kill", signal="15")
+        if not graceful:
+            self._emit(rec, "kill", signal="9")
+        code = 143 if graceful else 137
+        self._halt(rec, code)
+        self._emit(rec, "die", exitCode=str(code))
+        self._emit(rec, "stop")
+
+    def _wait_for_stop(self, ref: str, timeout: int) -> None:
+        # Outside the lock: a stop that waits out its timeout must not freeze the other calls.
+        with self._lock:
+            self._check_open()
+            rec = self._find(ref)
+            slow = rec.running and not self._graceful(rec)
+        if slow:
+            time.sleep(max(0, timeout))
+
+    def container(self, ref: str) -> Container:
+        with self._lock:
+            self._check_open()
+            return self._model(self._find(ref))
+
+    def containers(self, *, labels: Mapping[str, str] | None = None, all: bool = True) -> list[Container]:
+        with self._lock:
+            self._check_open()
+            wanted = dict(labels or {})
+            found = []
+            for rec in reversed(list(self.container_recs.values())):  # newest first, like `docker ps`
+                if not all and not rec.running:
+                    continue
+                merged = {**_LabImage.labels(), **rec.labels}
+                if all_match(merged, wanted):
+                    found.append(self._model(rec, summary=True))
+            return found
+
+    def restart(self, ref: str, *, timeout: int = 10) -> Container:
+        self._wait_for_stop(ref, timeout)
+        with self._lock:
+            self._check_open()
+            rec = self._find(ref)
+            if rec.running:
+                self._stop_locked(rec, self._graceful(rec))
+            self._start(rec)
+            self._emit(rec, "start")
+            self._emit(rec, "restart")
+            return self._model(rec)
+
+    def stop(self, ref: str, *, timeout: int = 10) -> Container:
+        self._wait_for_stop(ref, timeout)
+        with self._lock:
+            self._check_open()
+            rec = self._find(ref)
+            if rec.running:  # stopping a stopped container is a no-op (HTTP 304)
+                self._stop_locked(rec, self._graceful(rec))
+            return self._model(rec)
+
+    def start(self, ref: str) -> Container:
+        with self._lock:
+            self._check_open()
+            rec = self._find(ref)
+            if not rec.running:  # starting a running container is a no-op (HTTP 304)
+                self._start(rec)
+                self._emit(rec, "start")
+            return self._model(rec)
+
+    def remove(self, ref: str, *, force: bool = True) -> None:
+        with self._lock:
+            self._check_open()
+            rec = self._find(ref)
+            if rec.running:
+                if not force:
+                    raise InvalidInput(
+                        f"Container {rec.name!r} is running",
+                        f"You cannot remove a running container {rec.id}. Stop the container "
+                        "before attempting removal or force remove",
+                        "stop it first (lab.stop(...)), or remove with force=True",
+                    )
+                self._emit(rec, "kill", signal="9")
+                self._halt(rec, 137)
+                self._emit(rec, "die", exitCode="137")
+            self._forget(rec)
+            self._emit(rec, "destroy")
+
+    def exec(self, ref: str, command: Sequence[str]) -> ExecResult:
+        with self._lock:
+            self._check_open()
+            rec = self._find(ref)
+            if not rec.running:
+                raise ContainerNotRunning(
+                    f"Container {ref!r} is not running",
+                    f"Container {rec.id} is not running",
+                    "start it again (lab.start(...)) and look at its logs if it keeps exiting",
+                )
+            argv = [str(part) for part in (command or ())]
+            if not argv or not argv[0]:
+                raise InvalidInput(
+                    f"No command to run in {rec.name!r}",
+                    "No exec command specified",
+                    "pass a command as a list, e.g. ['/bin/busybox', 'hostname']",
+                )
+            exec_id = new_id()
+            rec.exec_ids.append(exec_id)
+            shown = " ".join(argv)
+            self._emit(rec, f"exec_create: {shown}", execID=exec_id)
+            self._emit(rec, f"exec_start: {shown}", execID=exec_id)
+            result = run_command(rec, argv, self)
+            self._emit(rec, "exec_die", execID=exec_id, exitCode=str(result.exit_code))
+            return result
+
+    def inspect_container(self, ref: str) -> dict:
+        with self._lock:
+            self._check_open()
+            rec = self._find(ref)
+            return raw.container_json(rec, self.network_recs, _LabImage.labels())
+
+    # -- networks ----------------------------------------------------------------------------
+
+    def networks(self) -> list[Network]:
+        with self._lock:
+            self._check_open()
+            return sorted((self._net_model(n) for n in self.network_recs.values()), key=lambda n: n.name)
+
+    def network(self, ref: str) -> Network:
+        with self._lock:
+            self._check_open()
+            return self._net_model(self._find_net(ref))
+
+    def inspect_network(self, ref: str) -> dict:
+        with self._lock:
+            self._check_open()
+            return raw.network_json(self._find_net(ref), self.container_recs)
+
+    def create_network(
+        self,
+        name: str,
+        *,
+        driver: str = "bridge",
+        subnet: str | None = None,
+        gateway: str | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> Network:
+        check_name(name, "network")
+        subnet = check_subnet(subnet)
+        with self._lock:
+            self._check_open()
+            if name in self._net_names:
+                raise NameInUse(
+                    f"The network name {name!r} is already in use",
+                    f"network with name {name} already exists",
+                    "remove the old network (lab.cleanup()) or choose another name",
+                )
+            _check_driver(driver)
+            in_use = [n.pool.subnet for n in self.network_recs.values() if n.pool is not None]
+            if subnet is None:
+                pool = AddressPool(self._subnets.next(in_use))
+                gateway_given = True
+            else:
+                net_addr = ipaddress.ip_network(subnet)
+                if not isinstance(net_addr, ipaddress.IPv4Network):
+                    raise InvalidInput(
+                        f"Invalid subnet {subnet!r} for {name!r}",
+                        "labkit's networks are IPv4 only (IPv6 needs enable_ipv6 on the engine)",
+                        "give an IPv4 subnet, e.g. '10.77.0.0/24'",
+                    )
+                if any(net_addr.overlaps(used) for used in in_use):
+                    raise InvalidInput(
+                        f"Subnet {subnet} for {name!r} overlaps another network",
+                        "Pool overlaps with other one on this address space",
+                        "pick a subnet no other network uses (`docker network inspect` shows theirs)",
+                    )
+                pool = AddressPool(net_addr, _gateway(gateway, net_addr))
+                gateway_given = gateway is not None
+            net = NetworkRec(
+                new_id(), name, "bridge", now_iso(time.time()), labels=dict(labels or {}),
+                pool=pool, gateway_given=gateway_given,
+            )
+            self._add_network(net)
+            return self._net_model(net)
+
+    def connect(self, network: str, container: str, *, aliases: Sequence[str] = ()) -> None:
+        with self._lock:
+            self._check_open()
+            rec = self._find(container)  # the engine looks up the container first
+            net = self._find_net(network)
+            _check_joinable(rec, net)
+            if net.id in rec.endpoints:
+                raise NameInUse(
+                    f"Container {rec.name!r} is already connected to network {net.name!r}",
+                    f"endpoint with name {rec.name} already exists in network {net.name}",
+                    "nothing to do; or disconnect it first (lab.disconnect(...))",
+                )
+            if aliases and not net.user_defined:
+                raise InvalidInput(
+                    f"Cannot give {rec.name!r} aliases on network {net.name!r}",
+                    "network-scoped alias is supported only for containers in user defined networks",
+                    "connect it without aliases, or use a network you created",
+                )
+            names = [str(a) for a in aliases] + [rec.short_id] if net.user_defined else None
+            ep = EndpointRec(net.id, aliases=names)
+            rec.endpoints[net.id] = ep
+            if rec.running:
+                ep.endpoint_id = new_id()
+                if net.pool is not None:
+                    ep.ip = net.pool.request()
+                    ep.mac = mac_for(ep.ip)
+                    ep.ifindex = next(self._ifindex)
+                net.members[rec.id] = None
+
+    def disconnect(self, network: str, container: str) -> None:
+        with self._lock:
+            self._check_open()
+            rec = self._find(container)
+            net = self._find_net(network)
+            if net.driver == "host" or rec.network_mode == "host":
+                raise InvalidInput(
+                    f"Cannot disconnect {rec.name!r} from network {net.name!r}",
+                    "container cannot be disconnected from host network or connected to host network",
+                    "a host-network container keeps the host's stack; remove it and run it on a bridge",
+                )
+            ep = rec.endpoints.get(net.id)
+            if ep is None:
+                raise InvalidInput(
+                    f"Container {rec.name!r} is not on network {net.name!r}",
+                    f"container {rec.id} is not connected to network {net.name}",
+                    "see the container's networks with lab.container(...).networks",
+                )
+            self._leave(rec, ep, net)
+            del rec.endpoints[net.id]
+
+    def remove_network(self, ref: str) -> None:
+        with self._lock:
+            self._check_open()
+            net = self._find_net(ref)
+            if net.predefined:
+                raise InvalidInput(
+                    f"Network {net.name!r} cannot be removed",
+                    f"{net.name} is a pre-defined network and cannot be removed",
+                    "remove only networks you created",
+                )
+            if net.members:
+                names = ", ".join(self.container_recs[c].name for c in net.members if c in self.container_recs)
+                raise NetworkInUse(
+                    f"Network {net.name!r} still has containers attached",
+                    f"network {net.name} id {net.id} has active endpoints ({names})",
+                    "disconnect or remove its containers first (lab.disconnect(...))",
+                )
+            del self.network_recs[net.id]
+            self._net_names.pop(net.name, None)
+
+    # -- watching and the modelled network -----------------------------------------------------
+
+    def watch(self, callback: Callable[[Event], None], *, labels: Mapping[str, str] | None = None) -> Callable[[], None]:
+        """Deliver container events (create, start, kill, die, stop, restart, destroy, exec_*)
+        to ``callback`` from a background thread, in order; return the function that stops it."""
+        self._check_open()
+        return self._events.subscribe(callback, labels)
+
+    def wait_events(self, timeout: float = 2.0) -> bool:
+        """Wait until every event emitted so far was delivered to the watchers."""
+        return self._events.wait_idle(timeout)
+
+    def _emit(self, rec: ContainerRec, action: str, **attrs: str) -> None:
+        if not self._events.active:
+            return  # nobody watches: build nothing (keeps 1,000 restarts fast)
+        labels = {**_LabImage.labels(), **rec.labels}
+        event = Event(
+            action=action.split(":")[0],
+            container_id=rec.id,
+            name=rec.name,
+            time=time.time(),
+            labels={k: v for k, v in labels.items() if k.startswith("labkit.")},
+        )
+        self._events.emit(event, labels)
+
+    def model_http(self, host: str, port: int, path: str = "/") -> HttpReply | None:
+        """Answer GET http://host:port/path for an address inside one of the simulator's subnets.
+
+        - a running lab app container's address, port 80: its page, the client being the
+          network's gateway (``[::ffff:172.17.0.1]:<port>``) as the host's requests look there;
+        - that address on another port, a container that does not serve the app, or a gateway:
+          ``ConnectionRefusedError``;
+        - any other address of a simulated subnet (a stopped or removed container's old IP):
+          ``OSError(EHOSTUNREACH)``, as the Linux bridge answers when nobody has the address;
+        - an address outside every simulated subnet: None, meaning "use the real network"
+          (published ports on 127.0.0.1 are real listeners).
+        """
+        started = time.perf_counter()
+        try:
+            target = ipaddress.IPv4Address(host)
+        except ValueError:
+            return None
+        with self._lock:
+            self._check_open()
+            for net in self.network_recs.values():
+                pool = net.pool
+                if pool is None or target not in pool.subnet:
+                    continue
+                if target == pool.gateway:
+                    raise ConnectionRefusedError(errno.ECONNREFUSED, f"Connection refused ({host}:{port})")
+                for cid in net.members:
+                    rec = self.container_recs.get(cid)
+                    ep = rec.endpoints.get(net.id) if rec else None
+                    if rec is None or ep is None or ep.ip != target:
+                        continue
+                    if port != 80 or not self._serves_app(rec):
+                        raise ConnectionRefusedError(errno.ECONNREFUSED, f"Connection refused ({host}:{port})")
+                    low, high = self._ports.range
+                    client = f"[::ffff:{pool.gateway}]:{random.randint(low, high)}"
+                    latency = (time.perf_counter() - started) * 1000 + random.uniform(0.2, 0.6)
+                    if (path or "/").split("?", 1)[0] not in SERVED_PATHS:
+                        return HttpReply(404, not_found_page(), latency)
+                    return HttpReply(200, self.page(rec, client), latency)
+                raise OSError(errno.EHOSTUNREACH, f"No route to host ({host})")
+        return None
+
+    # -- records → labkit's models -------------------------------------------------------------
+
+    def _model(self, rec: ContainerRec, *, summary: bool = False) -> Container:
+        """The Container the Docker backend would build from the engine's JSON (``summary``:
+        from the list endpoint, which carries no aliases, exit code or start time)."""
+        attachments = []
+        for net_id, ep in rec.endpoints.items():
+            net = self.network_recs.get(net_id)
+            if net is None:
+                continue
+            live = ep.ip is not None
+            attachments.append(
+                Attachment(
+                    network=net.name,
+                    network_id=net.id,
+                    ip=str(ep.ip) if live else "",
+                    prefix_len=net.pool.subnet.prefixlen if live and net.pool else 0,
+                    gateway=str(net.pool.gateway) if live and net.pool else "",
+                    mac=ep.mac if live else "",
+                    aliases=() if summary else tuple(ep.aliases or ()),
+                )
+            )
+        attachments.sort(key=lambda a: a.network)
+        return Container(
+            id=rec.id,
+            name=rec.name,
+            image=rec.image,
+            status=rec.status,
+            labels={**_LabImage.labels(), **rec.labels},
+            ports=self._port_models(rec),
+            networks=tuple(attachments),
+            network_mode=rec.network_mode,
+            exit_code=0 if summary else rec.exit_code,
+            restart_count=0 if summary else rec.restart_count,
+            started_at="" if summary else rec.started_at,
+        )
+
+    def _port_models(self, rec: ContainerRec) -> tuple[PortBinding, ...]:
+        if not rec.running or rec.network_mode in ("host", "none"):
+            return ()
+        result = []
+        for port, proto in sorted(rec.exposed):
+            bindings = rec.published.get((port, proto)) or []
+            v4 = [b for b in bindings if ":" not in b[0]]
+            v6 = [b for b in bindings if ":" in b[0]]
+            result.append(
+                PortBinding(
+                    container_port=port,
+                    protocol=proto,
+                    host_ip=v4[0][0] if v4 else None,
+                    host_port=v4[0][1] if v4 else None,
+                    ipv6_host_ip=v6[0][0] if v6 else None,
+                    ipv6_host_port=v6[0][1] if v6 else None,
+                )
+            )
+        return tuple(result)
+
+    def _net_model(self, net: NetworkRec) -> Network:
+        data = raw.network_json(net, self.container_recs)
+        config = (data["IPAM"]["Config"] or [{}])[0]
+        return Network(
+            id=net.id,
+            name=net.name,
+            driver=net.driver,
+            scope="local",
+            subnet=config.get("Subnet", ""),
+            gateway=config.get("Gateway", ""),
+            created=net.created,
+            labels=dict(net.labels),
+            options=dict(net.options),
+            endpoints=tuple(
+                Endpoint(
+                    container_id=cid,
+                    container_name=ep["Name"],
+                    ipv4=ep["IPv4Address"],
+                    ipv6=ep["IPv6Address"],
+                    mac=ep["MacAddress"],
+                )
+                for cid, ep in sorted(data["Containers"].items(), key=lambda kv: kv[1]["Name"])
+            ),
+        )
+
+
+def all_match(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in wanted.items())
+
+
+def _bindings(host_ip: str, host_port: int) -> list[tuple[str, int]]:
+    """NetworkSettings.Ports entries: all interfaces get an IPv4 and an IPv6 binding."""
+    if not host_ip:
+        return [("0.0.0.0", host_port), ("::", host_port)]
+    return [(host_ip, host_port)]
+
+
+def _check_driver(driver: str) -> None:
+    if driver == "bridge":
+        return
+    if driver in ("host", "null"):
+        raise InvalidInput(
+            f"Cannot create another {driver!r} network",
+            f'only one instance of "{driver}" network is allowed',
+            "use the existing one (network='host' or 'none'), or driver='bridge'",
+        )
+    if driver == "overlay":
+        raise InvalidInput(
+            "Cannot create an overlay network on this engine",
+            "This node is not a swarm manager (overlay networks span a Docker Swarm)",
+            "the course shows overlays in the 'beyond one host' notebook; use driver='bridge' here",
+        )
+    raise NetworkNotFound(
+        f"No network driver {driver!r}",
+        f'plugin "{driver}" not found',
+        "use driver='bridge' (the engine also has 'host' and 'null', one network each)",
+    )
+
+
+def _gateway(gateway: str | None, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address | None:
+    if gateway is None:
+        return None
+    try:
+        return ipaddress.IPv4Address(gateway)
+    except ValueError:
+        raise InvalidInput(
+            f"Invalid gateway {gateway!r}",
+            "a gateway is an IPv4 address inside the subnet",
+            f"leave it out (the engine takes the first address of {subnet}) or give one inside it",
+        ) from None
+
+
+def _check_joinable(rec: ContainerRec, net: NetworkRec) -> None:
+    if net.driver == "host":
+        raise InvalidInput(
+            f"Cannot connect {rec.name!r} to the host network",
+            "container cannot be disconnected from host network or connected to host network",
+            "run a new container with network='host' instead",
+        )
+    if rec.network_mode == "host":
+        raise InvalidInput(
+            f"Cannot connect {rec.name!r} to network {net.name!r}",
+            "container sharing network namespace with another container or host cannot be "
+            "connected to any other network",
+            "run it on a bridge network instead of the host network",
+        )
+    if net.driver == "null" or rec.network_mode == "none":
+        raise InvalidInput(
+            f"Cannot connect {rec.name!r} to network {net.name!r}",
+            "container cannot be connected to multiple networks with one of the networks in private (none) mode",
+            "a 'none' container has loopback only; run a new container on the network you want",
+        )
+
+
+def _host_nameserver(path: str = "/etc/resolv.conf") -> str:
+    """The resolver a default-bridge container inherits from the host (Docker copies it)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                parts = line.split()
+                if len(parts) >= 2 and parts[0] == "nameserver" and not parts[1].startswith("127."):
+                    return parts[1]
+    except OSError:
+        pass
+    return _FALLBACK_DNS
+
+
