@@ -17,7 +17,7 @@ from typing import Callable, Mapping, Sequence
 
 from labkit import app
 from labkit.engine._checks import check_name, check_ports, check_subnet
-from labkit.engine.base import LAB_IMAGE, PortSpec
+from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE, PortSpec
 from labkit.engine.sim import inspect as raw
 from labkit.engine.sim.events import EventBus
 from labkit.engine.sim.ipam import (
@@ -32,6 +32,7 @@ from labkit.engine.sim.ports import PortAllocator, port_is_free
 from labkit.engine.sim.shell import run_command
 from labkit.engine.sim.state import ZERO_TIME, ContainerRec, EndpointRec, NetworkRec, now_iso
 from labkit.errors import (
+    Conflict,
     ContainerNotFound,
     ContainerNotRunning,
     EngineUnavailable,
@@ -55,10 +56,9 @@ from labkit.models import (
     PortBinding,
 )
 
-__all__ = ["SimulatedEngine", "ENGINE_VERSION", "HOST_WARNING"]
+__all__ = ["SimulatedEngine", "ENGINE_VERSION"]
 
 ENGINE_VERSION = "20.10.24"  # the engine the model follows (API 1.41)
-HOST_WARNING = "Published ports are discarded when using host network mode"
 
 _APP_CMD = ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]
 _APP_PORT = (80, "tcp")
@@ -87,7 +87,7 @@ class _LabImage:
 
     @classmethod
     def labels(cls) -> dict[str, str]:
-        return {"labkit.app.digest": cls.digest(), "labkit.owner": "labkit"}
+        return {"labkit.app.digest": cls.digest()}
 
     @classmethod
     def id(cls) -> str:
@@ -279,7 +279,9 @@ class SimulatedEngine:
             mode = network or "default"
             net = self._find_net(network) if network else self._find_net("bridge")
             if net.driver == "host" and specs:
-                warnings.warn(HOST_WARNING, stacklevel=2)
+                # The engine warns and ignores them; the Docker backend does not even send them.
+                warnings.warn(HOST_PORTS_DISCARDED, stacklevel=2)
+                specs = {}
             cid = new_id()
             exposed = sorted({_APP_PORT, *specs}, key=lambda pp: f"{pp[0]}/{pp[1]}")
             if net.driver == "host":
@@ -621,10 +623,10 @@ class SimulatedEngine:
                         "give an IPv4 subnet, e.g. '10.77.0.0/24'",
                     )
                 if any(net_addr.overlaps(used) for used in in_use):
-                    raise InvalidInput(
-                        f"Subnet {subnet} for {name!r} overlaps another network",
-                        "Pool overlaps with other one on this address space",
-                        "pick a subnet no other network uses (`docker network inspect` shows theirs)",
+                    raise Conflict(
+                        f"The subnet {subnet} for {name!r} overlaps a network that exists",
+                        "two networks on one host cannot share addresses (Pool overlaps with other one)",
+                        "choose another subnet (e.g. 172.30.0.0/16), or none and let the engine pick",
                     )
                 pool = AddressPool(net_addr, _gateway(gateway, net_addr))
                 gateway_given = gateway is not None
@@ -642,10 +644,10 @@ class SimulatedEngine:
             net = self._find_net(network)
             _check_joinable(rec, net)
             if net.id in rec.endpoints:
-                raise NameInUse(
-                    f"Container {rec.name!r} is already connected to network {net.name!r}",
-                    f"endpoint with name {rec.name} already exists in network {net.name}",
-                    "nothing to do; or disconnect it first (lab.disconnect(...))",
+                raise Conflict(
+                    f"{rec.name!r} is already connected to {net.name!r}",
+                    "a container joins a network once",
+                    "nothing to do; disconnect it first to join again (lab.disconnect(...))",
                 )
             if aliases and not net.user_defined:
                 raise InvalidInput(
@@ -880,10 +882,10 @@ def _check_driver(driver: str) -> None:
             "This node is not a swarm manager (overlay networks span a Docker Swarm)",
             "the course shows overlays in the 'beyond one host' notebook; use driver='bridge' here",
         )
-    raise NetworkNotFound(
-        f"No network driver {driver!r}",
+    raise InvalidInput(
+        f"Unknown network driver {driver!r}",
         f'plugin "{driver}" not found',
-        "use driver='bridge' (the engine also has 'host' and 'null', one network each)",
+        "use driver='bridge' on one host",
     )
 
 

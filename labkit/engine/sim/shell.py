@@ -1,9 +1,9 @@
 """``docker exec`` in a simulated lab app container: a model of the few busybox commands the
 course uses, with the output the real image prints.
 
-The real image is ``FROM scratch`` with ``/bin/busybox`` and ``/bin/sh`` only, so a bare
-``hostname`` is not on PATH there (the engine answers exit code 126); the course runs
-``["/bin/busybox", "hostname"]`` or ``["sh", "-c", "hostname"]``, and so does this model.
+The real image is ``FROM scratch`` with ``/bin/busybox`` and links for ``labkit.app.APPLETS``;
+any other bare command is not on PATH there (the engine answers exit code 126), while
+``["/bin/busybox", X]`` and ``["sh", "-c", ...]`` reach every applet, and so it is here.
 Modelled: hostname, ip addr / ip route, cat of /etc/hosts, /etc/hostname, /etc/resolv.conf and
 /proc/sys/net/ipv4/*, nslookup, ping -c N, wget -qO- URL, echo, true, false. Names resolve
 through Docker's embedded DNS on user-defined networks only, as on a real engine.
@@ -17,13 +17,14 @@ import shlex
 from typing import Mapping, Protocol, Sequence
 from urllib.parse import urlsplit
 
+from labkit.app import APPLETS
 from labkit.engine.sim.state import ContainerRec, EndpointRec, NetworkRec
 from labkit.models import ExecResult
 
 __all__ = ["World", "run_command", "PATH_PROGRAMS", "DNS_SERVER"]
 
-# What the lab app image has on PATH: /bin/busybox and its /bin/sh link (see labkit.app).
-PATH_PROGRAMS = ("busybox", "sh")
+# What the lab app image has on PATH: /bin/busybox and its applet links (see labkit.app).
+PATH_PROGRAMS = ("busybox", *APPLETS)
 DNS_SERVER = "127.0.0.11"  # Docker's embedded DNS, inside every user-defined network
 
 _MODELLED = ("hostname", "ip", "cat", "nslookup", "ping", "wget", "echo", "true", "false", "sh")
@@ -84,7 +85,7 @@ def run_command(rec: ContainerRec, argv: Sequence[str], world: World) -> ExecRes
     """Run ``argv`` as ``docker exec`` would in ``rec``'s container."""
     program = argv[0]
     name = program.rsplit("/", 1)[-1]
-    if name not in PATH_PROGRAMS or (program.startswith("/") and program not in ("/bin/busybox", "/bin/sh")):
+    if name not in PATH_PROGRAMS or (program.startswith("/") and program != f"/bin/{name}"):
         return ExecResult(
             126,
             "OCI runtime exec failed: exec failed: unable to start container process: exec: "
@@ -92,6 +93,8 @@ def run_command(rec: ContainerRec, argv: Sequence[str], world: World) -> ExecRes
         )
     if name == "sh":
         return _sh(rec, list(argv[1:]), world)
+    if name != "busybox":
+        return _applet(rec, [name, *argv[1:]], world, shell=False)
     if len(argv) == 1:
         return ExecResult(0, "BusyBox v1.35.0 (Debian 1:1.35.0-4+deb12u1+b1) multi-call binary.\n")
     return _applet(rec, list(argv[1:]), world, shell=False)
