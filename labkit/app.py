@@ -34,7 +34,9 @@ echo "Client: ${REMOTE_ADDR}:${REMOTE_PORT}"
 """ % {"title": PAGE_TITLE}
 
 # Commands a student may `docker exec` in the app container, as in the lab's mycontainer image.
-APPLETS = ("sh", "ip", "ifconfig", "route", "ping", "nslookup", "wget", "hostname", "cat", "ls", "ps", "netstat")
+APPLETS = (
+    "sh", "ip", "ifconfig", "route", "ping", "nslookup", "wget", "nc", "timeout", "hostname", "cat", "ls", "ps", "netstat",
+)
 
 _CMD = '["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]'
 
