@@ -481,7 +481,7 @@ def test_remove_frees_name_address_and_port(sim):
         sim.container("r")
     again = app(sim, "r")
     assert again.ip == first.ip and again.id != first.id
-    assert again.port().host_port == first.port().host_port + 1
+    assert again.port().host_port > first.port().host_port  # round-robin: not the freed one
 
 
 def test_hostname_defaults_to_the_short_id(sim):

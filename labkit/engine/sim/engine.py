@@ -314,6 +314,7 @@ class SimulatedEngine:
                 self._forget(rec)
                 self._emit(rec, "destroy")
                 raise
+            self._emit(rec, "start")
             return self._model(rec)
 
     def _serves_app(self, rec: ContainerRec) -> bool:

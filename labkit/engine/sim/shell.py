@@ -4,8 +4,9 @@ course uses, with the output the real image prints.
 The real image is ``FROM scratch`` with ``/bin/busybox`` and links for ``labkit.app.APPLETS``;
 any other bare command is not on PATH there (the engine answers exit code 126), while
 ``["/bin/busybox", X]`` and ``["sh", "-c", ...]`` reach every applet, and so it is here.
-Modelled: hostname, ip addr / ip route, cat of /etc/hosts, /etc/hostname, /etc/resolv.conf and
-/proc/sys/net/ipv4/*, nslookup, ping -c N, wget -qO- URL, echo, true, false. Names resolve
+Modelled: hostname, ip addr / ip route, ifconfig, route, netstat, ps, ls, cat of /etc/hosts,
+/etc/hostname, /etc/resolv.conf and /proc/sys/net/ipv4/*, nslookup, ping -c N, wget -qO- URL,
+echo, true, false. Names resolve
 through Docker's embedded DNS on user-defined networks only, as on a real engine.
 """
 
@@ -27,7 +28,10 @@ __all__ = ["World", "run_command", "PATH_PROGRAMS", "DNS_SERVER"]
 PATH_PROGRAMS = ("busybox", *APPLETS)
 DNS_SERVER = "127.0.0.11"  # Docker's embedded DNS, inside every user-defined network
 
-_MODELLED = ("hostname", "ip", "cat", "nslookup", "ping", "wget", "echo", "true", "false", "sh")
+_MODELLED = (
+    "hostname", "ip", "ifconfig", "route", "netstat", "ps", "ls", "cat", "nslookup", "ping", "wget",
+    "echo", "true", "false", "sh",
+)
 # The static busybox applets on the engine's host (Debian busybox-static 1.35): real commands
 # the model does not cover say so instead of pretending they do not exist.
 _APPLETS = set(
@@ -155,6 +159,14 @@ def _ip(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
     words = [a for a in args if a not in ("-4", "-o")]
     what = words[0] if words else ""
     if what in ("a", "addr", "address"):
+        if "-o" in args:  # one line per address, as the app's CGI reads them
+            lines = [
+                f"{ep.ifindex}: {dev}    inet {ep.ip}/{net.pool.subnet.prefixlen} brd {net.pool.subnet.broadcast_address} "
+                f"scope global {dev}\\       valid_lft forever preferred_lft forever\n"
+                for dev, ep, net in _interfaces(rec, world)
+                if net.pool is not None
+            ]
+            return ExecResult(0, "".join(lines))
         return ExecResult(0, _ip_addr(rec, world))
     if what in ("r", "route"):
         lines = []
@@ -186,6 +198,95 @@ def _ip_addr(rec: ContainerRec, world: World) -> str:
             "       valid_lft forever preferred_lft forever\n"
         )
     return text
+
+
+def _mask(prefix: int) -> str:
+    return str(ipaddress.IPv4Network(f"0.0.0.0/{prefix}").netmask)
+
+
+def _ifconfig(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    blocks = []
+    for dev, ep, net in _interfaces(rec, world):
+        assert net.pool is not None
+        blocks.append(
+            f"{dev:<10}Link encap:Ethernet  HWaddr {ep.mac.upper()}  \n"
+            f"          inet addr:{ep.ip}  Bcast:{net.pool.subnet.broadcast_address}  Mask:{_mask(net.pool.subnet.prefixlen)}\n"
+            "          UP BROADCAST RUNNING MULTICAST  MTU:1500  Metric:1\n"
+            "          RX packets:0 errors:0 dropped:0 overruns:0 frame:0\n"
+            "          TX packets:0 errors:0 dropped:0 overruns:0 carrier:0\n"
+            "          collisions:0 txqueuelen:0 \n"
+            "          RX bytes:0 (0.0 B)  TX bytes:0 (0.0 B)\n\n"
+        )
+    blocks.append(
+        "lo        Link encap:Local Loopback  \n"
+        "          inet addr:127.0.0.1  Mask:255.0.0.0\n"
+        "          UP LOOPBACK RUNNING  MTU:65536  Metric:1\n"
+        "          RX packets:0 errors:0 dropped:0 overruns:0 frame:0\n"
+        "          TX packets:0 errors:0 dropped:0 overruns:0 carrier:0\n"
+        "          collisions:0 txqueuelen:1000 \n"
+        "          RX bytes:0 (0.0 B)  TX bytes:0 (0.0 B)\n\n"
+    )
+    wanted = [a for a in args if not a.startswith("-")]
+    if wanted:
+        chosen = [b for b in blocks if b.split(" ", 1)[0] == wanted[0]]
+        if not chosen:
+            return ExecResult(1, f"ifconfig: {wanted[0]}: error fetching interface information: Device not found\n")
+        blocks = chosen
+    return ExecResult(0, "".join(blocks))
+
+
+def _route_cmd(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    numeric = "-n" in args
+    rows = ["Kernel IP routing table", "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface"]
+    ifaces = _interfaces(rec, world)
+    if ifaces and ifaces[0][2].pool is not None:
+        dest = "0.0.0.0" if numeric else "default"
+        rows.append(f"{dest:<16}{str(ifaces[0][2].pool.gateway):<16}0.0.0.0         UG    0      0        0 eth0")
+    for dev, _ep, net in ifaces:
+        assert net.pool is not None
+        gw = "0.0.0.0" if numeric else "*"
+        rows.append(f"{str(net.pool.subnet.network_address):<16}{gw:<16}{_mask(net.pool.subnet.prefixlen):<16}U     0      0        0 {dev}")
+    return ExecResult(0, "".join(r + "\n" for r in rows))
+
+
+def _netstat(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    rows = [
+        "Active Internet connections (only servers)",
+        "Proto Recv-Q Send-Q Local Address           Foreign Address         State       ",
+    ]
+    if _on_user_network(rec, world):
+        rows.append(f"tcp        0      0 {DNS_SERVER + ':33441':<24}0.0.0.0:*               LISTEN      ")
+    if world.serves_app(rec):
+        rows.append("tcp        0      0 :::80                   :::*                    LISTEN      ")
+    return ExecResult(0, "".join(r + "\n" for r in rows))
+
+
+def _ps(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    cmd = " ".join(rec.cmd)
+    rows = ["PID   USER     COMMAND"]
+    if rec.init:
+        rows += [f"    1 0        /sbin/docker-init -- {cmd}", f"    7 0        {cmd}", "   39 0        ps"]
+    else:
+        rows += [f"    1 0        {cmd}", "   39 0        ps"]
+    return ExecResult(0, "".join(r + "\n" for r in rows))
+
+
+def _ls(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    tree = {
+        "/": "bin dev etc proc sbin sys www",
+        "/www": "cgi-bin",
+        "/www/cgi-bin": "index.cgi",
+        "/bin": " ".join(sorted(("busybox", *APPLETS))),
+    }
+    paths = [a.rstrip("/") or "/" for a in args if not a.startswith("-")] or ["/"]
+    out, code = [], 0
+    for path in paths:
+        if path in tree:
+            out.append("".join(name + "\n" for name in tree[path].split()))
+        else:
+            out.append(f"ls: {path}: No such file or directory\n")
+            code = 1
+    return ExecResult(code, "".join(out))
 
 
 def _hosts_file(rec: ContainerRec, world: World) -> str:
@@ -421,4 +522,9 @@ _HANDLERS = {
     "false": _false,
     "sh": _nested_sh,
     "ash": _nested_sh,
+    "ifconfig": _ifconfig,
+    "route": _route_cmd,
+    "netstat": _netstat,
+    "ps": _ps,
+    "ls": _ls,
 }

@@ -1,0 +1,100 @@
+"""watch() on the simulator: the events `docker events` shows, from a background thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from labkit.engine.base import LAB_IMAGE
+from labkit.engine.sim import SimulatedEngine
+
+
+@pytest.fixture
+def sim():
+    engine = SimulatedEngine()
+    yield engine
+    engine.close()
+
+
+def collect(engine, **kw):
+    seen = []
+    stop = engine.watch(seen.append, **kw)
+    return seen, stop
+
+
+def test_a_restart_emits_what_docker_events_shows(sim):
+    seen, stop = collect(sim)
+    c = sim.run(LAB_IMAGE, name="myapp2", ports={"80/tcp": None}, labels={"labkit.step": "4"})
+    sim.restart("myapp2")
+    assert sim.wait_events()
+    # Engine 20.10 for `docker restart` of an --init container: kill, die, stop, start, restart.
+    assert [e.action for e in seen] == ["create", "start", "kill", "die", "stop", "start", "restart"]
+    assert {e.container_id for e in seen} == {c.id} and {e.name for e in seen} == {"myapp2"}
+    assert seen[0].labels["labkit.step"] == "4"
+    assert all(a.time <= b.time for a, b in zip(seen, seen[1:]))
+    stop()
+
+
+def test_stop_start_remove_and_exec(sim):
+    seen, _ = collect(sim)
+    sim.run(LAB_IMAGE, name="a")
+    sim.exec("a", ["hostname"])
+    sim.stop("a")
+    sim.stop("a")  # no-op: no events
+    sim.start("a")
+    sim.remove("a", force=True)
+    sim.wait_events()
+    assert [e.action for e in seen] == [
+        "create", "start", "exec_create", "exec_start", "exec_die",
+        "kill", "die", "stop", "start", "kill", "die", "destroy",
+    ]
+
+
+def test_label_filters_and_the_stop_function(sim):
+    mine, stop = collect(sim, labels={"labkit.namespace": "me"})
+    everyone, _ = collect(sim)
+    sim.run(LAB_IMAGE, name="a", labels={"labkit.namespace": "me"})
+    sim.run(LAB_IMAGE, name="b", labels={"labkit.namespace": "you"})
+    sim.wait_events()
+    assert {e.name for e in mine} == {"a"} and {e.name for e in everyone} == {"a", "b"}
+    stop()
+    sim.restart("a")
+    sim.wait_events()
+    assert len(mine) == 2 and len(everyone) == 9
+
+
+def test_callbacks_run_off_the_callers_thread_and_may_call_the_engine(sim):
+    threads, states = [], []
+
+    def callback(event):
+        threads.append(threading.current_thread())
+        states.append(sim.container(event.container_id).status)  # re-entering the engine
+
+    sim.watch(callback)
+    sim.run(LAB_IMAGE, name="a")
+    sim.restart("a")
+    assert sim.wait_events()
+    assert threads and threading.current_thread() not in threads
+    assert len(states) == 7
+
+
+def test_a_failing_callback_does_not_stop_the_others(sim):
+    def broken(event):
+        raise RuntimeError("boom")
+
+    sim.watch(broken)
+    seen, _ = collect(sim)
+    sim.run(LAB_IMAGE, name="a")
+    sim.wait_events()
+    assert [e.action for e in seen] == ["create", "start"]
+
+
+def test_close_stops_delivery(sim):
+    seen, _ = collect(sim)
+    sim.run(LAB_IMAGE, name="a")
+    sim.wait_events()
+    sim.close()
+    time.sleep(0.05)
+    assert len(seen) == 2
