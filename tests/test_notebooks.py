@@ -1,0 +1,223 @@
+"""The course notebooks: stored clean, executed top to bottom on both engines, exercises checked.
+
+The answer convention (documented in ``labkit.check``): an exercise's answer cell is tagged
+``answer``, names its question in ``metadata.labkit.question`` and holds
+``answer = None  # your answer here``. To answer an exercise as a student would, the harness
+replaces that cell's source — with ``answer = q.solution(show=False)`` (the checks must pass) or
+with a wrong value of the right type (the checks must say ✗). Each run gets its own namespace
+(``LABKIT_NAMESPACE=nbtest-<random>``) and must leave nothing of it behind.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NB_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
+PLACEHOLDER = "answer = None  # your answer here"
+KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
+MIN_EXERCISES = {"01": 2, "02": 2, "03": 2, "04": 1}
+SIM_BUDGET_S = 30.0
+
+# Injected into a wrong-answer run: a wrong answer of the right type for any question.
+_WRONG = '''
+def _labkit_wrong(q):
+    import ipaddress
+    right = q.solution(show=False)
+    if q.choices:
+        return next(c for c in q.choices if c.lower() != str(right).lower())
+    if isinstance(right, bool):
+        return not right
+    if isinstance(right, int):
+        return right + 1
+    try:
+        net = ipaddress.ip_network(right, strict=False)
+        if "/" in right:
+            return str(ipaddress.ip_network((int(net.network_address) + net.num_addresses, net.prefixlen)))
+        return str(ipaddress.ip_address(right) + 1)
+    except ValueError:
+        return str(right) + "-not-it"
+'''
+
+# Appended to every run: the notebook's own cleanup left nothing of its namespace on the engine.
+_LEFTOVERS = """
+_left = [c.name for c in lab.containers()] + [n.name for n in lab.networks() if lab.owns(n.labels)]
+assert not _left, f"the notebook's cleanup left {_left}"
+print("labkit-test: nothing left in", lab.namespace)
+"""
+
+
+def load(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def answer_cells(nb):
+    return [(i, c) for i, c in enumerate(nb.cells) if "answer" in c.metadata.get("tags", [])]
+
+
+def prepared(nb, *, wrong: bool = False):
+    nb = copy.deepcopy(nb)
+    for _, cell in answer_cells(nb):
+        q = cell.metadata["labkit"]["question"]
+        cell.source = f"{_WRONG}\nanswer = _labkit_wrong({q})" if wrong else f"answer = {q}.solution(show=False)"
+    nb.cells.append(nbformat.v4.new_code_cell(_LEFTOVERS))
+    return nb
+
+
+def execute(nb, env: dict[str, str], monkeypatch, timeout: int = 180):
+    for key, value in env.items():
+        if value is None:
+            monkeypatch.delenv(key, raising=False)
+        else:
+            monkeypatch.setenv(key, value)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NB_DIR)}})
+    client.execute()
+    return nb
+
+
+def check_results(nb) -> list[str]:
+    """The text/plain result of each exercise's check cell (the cell after its answer cell)."""
+    results = []
+    for i, _ in answer_cells(nb):
+        outputs = nb.cells[i + 1].outputs
+        result = [o for o in outputs if o.output_type == "execute_result"]
+        assert result, f"check cell {i + 1} returned nothing: {outputs}"
+        html = "".join(o.get("data", {}).get("text/html", "") for o in outputs if o.output_type == "display_data")
+        results.append((result[0]["data"]["text/plain"], html))
+    return results
+
+
+def assert_clean_run(nb, name: str) -> None:
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            assert out.output_type != "error", f"{name}: error output {out}"
+            text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
+            assert "Traceback" not in text, f"{name}: a traceback in the output: {text[:500]}"
+            assert "labkit-error" not in str(out.get("data", {}).get("text/html", "")), f"{name}: a labkit error: {out}"
+    assert "labkit-test: nothing left" in nb.cells[-1].outputs[0]["text"]
+    for value, html in check_results(nb):
+        assert value == "True", f"{name}: a check with the solution did not pass: {html}"
+        assert "labkit-check-right" in html
+
+
+def namespace() -> str:
+    return f"nbtest-{uuid.uuid4().hex[:8]}"
+
+
+# -- stored form -----------------------------------------------------------------------------------
+
+
+def test_there_are_five_notebooks_in_order():
+    assert [p.stem[:2] for p in NOTEBOOKS] == ["00", "01", "02", "03", "04"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_stored_without_outputs_and_with_kernelspec(path):
+    nb = load(path)
+    nbformat.validate(nb)
+    assert nb.metadata.get("kernelspec") == KERNELSPEC, f"{path.name}: kernelspec {nb.metadata.get('kernelspec')}"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name}: stored with outputs"
+            assert cell.execution_count is None, f"{path.name}: stored with execution counts"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_course_conventions(path):
+    nb = load(path)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "nb.start()" in code[0].source, f"{path.name}: the first code cell must start the lab"
+    assert "lab.cleanup(session_only=True)" in code[-1].source, f"{path.name}: the last cell must clean up"
+    text = "\n".join(c.source for c in nb.cells)
+    assert "10.1.20." not in text, f"{path.name}: the lab text's classroom addresses must not appear"
+    assert "PuTTY" not in text.replace("No PuTTY", "").replace("PuTTY and a Windows", ""), path.name
+    answers = answer_cells(nb)
+    assert len(answers) >= MIN_EXERCISES.get(path.stem[:2], 0), f"{path.name}: too few exercises"
+    for i, cell in answers:
+        q = cell.metadata["labkit"]["question"]
+        assert cell.source == PLACEHOLDER, f"{path.name}: answer cell {i} is not the placeholder"
+        assert f"{q} = Question(" in nb.cells[i - 1].source, f"{path.name}: {q} is not defined just above"
+        assert nb.cells[i + 1].source.startswith(f"{q}.check(answer)"), f"{path.name}: no check after answer {q}"
+
+
+def test_stored_notebooks_have_no_unanswered_checks_that_raise(monkeypatch):
+    """Run All with every answer left at None: checks say "not answered yet", nothing stops."""
+    nb = copy.deepcopy(load(NB_DIR / "01-ephemeral-ports.ipynb"))
+    execute(nb, {"LABKIT_ENGINE": "sim", "LABKIT_NAMESPACE": namespace()}, monkeypatch)
+    for value, html in check_results(nb):
+        assert value == "False" and "Not answered yet" in html
+
+
+# -- executed on the simulated engine ----------------------------------------------------------------
+
+
+def test_course_on_the_simulated_engine(monkeypatch, record_property):
+    started = time.perf_counter()
+    timings = {}
+    for path in NOTEBOOKS:
+        t0 = time.perf_counter()
+        nb = execute(prepared(load(path)), {"LABKIT_ENGINE": "sim", "LABKIT_NAMESPACE": namespace()}, monkeypatch)
+        timings[path.stem] = round(time.perf_counter() - t0, 2)
+        assert_clean_run(nb, path.name)
+        banner = "".join(str(o.get("data", {}).get("text/html", "")) for o in nb.cells[1].outputs)
+        assert "SIMULATED ENGINE" in banner
+    total = time.perf_counter() - started
+    record_property("sim_seconds", timings)
+    print(f"\nsimulated engine: {timings}, total {total:.1f} s")
+    assert total < SIM_BUDGET_S, f"the course took {total:.1f} s on the simulator: {timings}"
+
+
+@pytest.mark.parametrize("stem", ["01-ephemeral-ports", "03-docker-networks", "04-beyond-one-host"])
+def test_a_wrong_answer_makes_the_check_say_so(stem, monkeypatch):
+    nb = execute(prepared(load(NB_DIR / f"{stem}.ipynb"), wrong=True), {"LABKIT_ENGINE": "sim", "LABKIT_NAMESPACE": namespace()}, monkeypatch)
+    results = check_results(nb)
+    assert results
+    for value, html in results:
+        assert value == "False" and "labkit-check-wrong" in html and "Not quite" in html
+
+
+# -- executed on the real engine ---------------------------------------------------------------------
+
+
+@pytest.mark.docker
+def test_course_on_the_real_engine_twice_in_a_row(docker_engine, monkeypatch):
+    """The whole course, twice, in one namespace per round: the second round only works if the
+    first cleaned up completely. Nothing of either namespace is left; bystanders are checked
+    untouched by the conftest's session fixture."""
+    from labkit.lab import NAMESPACE_LABEL
+
+    for round_ in (1, 2):
+        ns = namespace()
+        started = time.perf_counter()
+        timings = {}
+        for path in NOTEBOOKS:
+            t0 = time.perf_counter()
+            nb = execute(prepared(load(path)), {"LABKIT_ENGINE": "docker", "LABKIT_NAMESPACE": ns}, monkeypatch)
+            timings[path.stem] = round(time.perf_counter() - t0, 2)
+            assert_clean_run(nb, path.name)
+            banner = "".join(str(o.get("data", {}).get("text/html", "")) for o in nb.cells[1].outputs)
+            assert "REAL ENGINE" in banner
+        print(f"\nreal engine, round {round_}: {timings}, total {time.perf_counter() - started:.1f} s")
+        assert not docker_engine.containers(labels={NAMESPACE_LABEL: ns})
+        assert not [n for n in docker_engine.networks() if n.labels.get(NAMESPACE_LABEL) == ns]
+
+
+def test_session_only_cleanup_leaves_other_sessions(sim_engine):
+    from labkit.lab import Lab
+
+    ns = namespace()
+    mine, other = Lab(sim_engine, namespace=ns), Lab(sim_engine, namespace=ns)
+    mine.start_app("a")
+    other.start_app("b")
+    plan = mine.cleanup(session_only=True)
+    assert plan.containers == (f"{ns}-a",)
+    assert [c.name for c in other.containers()] == [f"{ns}-b"]
+    other.cleanup()
