@@ -326,7 +326,8 @@ def test_predefined_networks(sim):
     assert (bridge.driver, bridge.subnet, bridge.bridge_name) == ("bridge", "172.17.0.0/16", "docker0")
     assert dict(bridge.options) == BRIDGE_OPTIONS
     assert (nets["host"].driver, nets["none"].driver) == ("host", "null")
-    assert sim.inspect_network("bridge")["IPAM"]["Config"] == [{"Subnet": "172.17.0.0/16"}]
+    assert sim.inspect_network("bridge")["IPAM"]["Config"] == [{"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}]
+    assert bridge.gateway == "172.17.0.1"
     assert sim.inspect_network("host")["IPAM"]["Config"] == []
     assert sim.network(bridge.id[:12]).name == "bridge"
 
@@ -351,7 +352,7 @@ def test_host_network_discards_published_ports_with_the_engines_warning(sim):
     assert (att.ip, att.mac, att.gateway) == ("", "", "")
     raw = sim.inspect_container("h")
     assert raw["NetworkSettings"]["Ports"] == {}
-    assert raw["HostConfig"]["PortBindings"] == {}  # the Docker backend does not send them
+    assert raw["HostConfig"]["PortBindings"] is None  # the Docker backend does not send them
     assert raw["NetworkSettings"]["SandboxKey"] == "/var/run/docker/netns/default"
     endpoints = sim.network("host").endpoints
     assert [(e.container_name, e.ipv4, e.mac) for e in endpoints] == [("h", "", "")]

@@ -135,11 +135,12 @@ class SimulatedEngine:
         created = now_iso(time.time())
         bridge_net = ipaddress.IPv4Network(DEFAULT_BRIDGE_SUBNET)
         self._subnets.mark_used(bridge_net)
-        # The default bridge's IPAM config names only its subnet (as `docker network inspect
-        # bridge` shows on Engine 20.10); its gateway is still .1.
+        # Engine 20.10 shows the default bridge's gateway in its IPAM config once docker0 exists
+        # when the daemon starts (every start after the first); the very first start shows only
+        # the subnet. The simulator shows the usual case.
         self._add_network(
             NetworkRec(new_id(), "bridge", "bridge", created, options=dict(_BRIDGE_OPTIONS),
-                       pool=AddressPool(bridge_net), gateway_given=False, predefined=True)
+                       pool=AddressPool(bridge_net), gateway_given=True, predefined=True)
         )
         self._add_network(NetworkRec(new_id(), "host", "host", created, predefined=True))
         self._add_network(NetworkRec(new_id(), "none", "null", created, predefined=True))
@@ -361,7 +362,6 @@ class SimulatedEngine:
         rec.pid = next(self._pids)
         rec.exit_code = 0
         rec.started_at = now_iso(time.time())
-        rec.exec_ids = []
 
     def _publish(self, rec: ContainerRec, port: int, proto: str, host_ip: str, fixed: int | None) -> int:
         serve = (port, proto) == _APP_PORT and rec.cmd == _APP_CMD
@@ -560,7 +560,6 @@ class SimulatedEngine:
                     "pass a command as a list, e.g. ['/bin/busybox', 'hostname']",
                 )
             exec_id = new_id()
-            rec.exec_ids.append(exec_id)
             shown = " ".join(argv)
             self._emit(rec, f"exec_create: {shown}", execID=exec_id)
             self._emit(rec, f"exec_start: {shown}", execID=exec_id)

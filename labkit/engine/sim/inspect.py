@@ -106,7 +106,7 @@ def container_json(rec: ContainerRec, networks: Mapping[str, NetworkRec], image_
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
-        "ExecIDs": list(rec.exec_ids) if rec.exec_ids and rec.running else None,
+        "ExecIDs": None,  # the engine lists only execs still running; modelled ones finish at once
         "HostConfig": _host_config(rec),
         "GraphDriver": {
             "Data": {
@@ -173,10 +173,12 @@ def _host_config(rec: ContainerRec) -> dict[str, Any]:
         "ContainerIDFile": "",
         "LogConfig": {"Type": "json-file", "Config": {}},
         "NetworkMode": rec.network_mode,
+        # null when nothing is published: labkit's Docker backend then sends no bindings at all
         "PortBindings": {
             f"{port}/{proto}": [{"HostIp": host_ip, "HostPort": str(host_port) if host_port else ""}]
             for (port, proto), (host_ip, host_port) in rec.port_specs.items()
-        },
+        }
+        or None,
         "RestartPolicy": {"Name": "", "MaximumRetryCount": 0},
         "AutoRemove": False,
         "VolumeDriver": "",

@@ -83,7 +83,6 @@ class ContainerRec:
     # (port, proto) -> [(host_ip, host_port)] while running, as NetworkSettings.Ports shows it
     published: dict[tuple[int, str], list[tuple[str, int]]] = field(default_factory=dict)
     listening: list[int] = field(default_factory=list)  # host ports with a real listener
-    exec_ids: list[str] = field(default_factory=list)
 
     @property
     def running(self) -> bool:

@@ -1,0 +1,367 @@
+"""The engine contract: one suite, run unchanged on the simulator and on a real Docker engine.
+
+Every test uses the ``engine`` fixture (conftest.py), so it runs twice; the docker parameter is
+marked ``docker`` and must pass in CI. Objects are named ``simtest-<tag>-...``, carry a
+``simtest`` label and are removed by the fixture that made them.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import re
+import socket
+import time
+import uuid
+import warnings
+
+import pytest
+
+from labkit.app import parse_page
+from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE
+from labkit.errors import (
+    Conflict,
+    ContainerNotFound,
+    ContainerNotRunning,
+    ImageNotFound,
+    InvalidInput,
+    NameInUse,
+    NetworkInUse,
+    NetworkNotFound,
+    NotFound,
+)
+from labkit.models import Outcome
+from labkit.probe import probe_bridge_ip
+
+LOOPBACK = {"80/tcp": ("127.0.0.1", None)}
+DEFAULT_POOLS = [ipaddress.ip_network(f"172.{n}.0.0/16") for n in range(18, 32)] + list(
+    ipaddress.ip_network("192.168.0.0/16").subnets(new_prefix=20)
+)
+
+
+class Made:
+    """What one test made on the engine, so the fixture removes exactly that."""
+
+    def __init__(self, engine) -> None:
+        self.engine = engine
+        self.tag = uuid.uuid4().hex[:6]
+        self.containers: list[str] = []
+        self.networks: list[str] = []
+
+    def name(self, short: str) -> str:
+        return f"simtest-{self.tag}-{short}"
+
+    def run(self, short: str, **kw):
+        kw.setdefault("ports", LOOPBACK)
+        kw["labels"] = {"simtest": self.tag, **kw.get("labels", {})}
+        container = self.engine.run(LAB_IMAGE, name=self.name(short), **kw)
+        self.containers.append(container.id)
+        return container
+
+    def network(self, short: str, **kw):
+        kw["labels"] = {"simtest": self.tag, **kw.get("labels", {})}
+        net = self.engine.create_network(self.name(short), **kw)
+        self.networks.append(net.id)
+        return net
+
+    def cleanup(self) -> None:
+        for cid in self.containers:
+            try:
+                self.engine.remove(cid, force=True)
+            except NotFound:
+                pass
+        for nid in self.networks:
+            try:
+                self.engine.remove_network(nid)
+            except NotFound:
+                pass
+
+
+@pytest.fixture
+def made(engine):
+    engine.ensure_lab_image()
+    tracker = Made(engine)
+    yield tracker
+    tracker.cleanup()
+
+
+def http_get(port: int, timeout: float = 3.0) -> tuple[int, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", "/")
+        reply = conn.getresponse()
+        return reply.status, reply.read().decode()
+    finally:
+        conn.close()
+
+
+def get_when_ready(port: int, deadline: float = 3.0) -> tuple[int, str]:
+    # A real engine's proxy may answer a moment after start; bounded polling.
+    end = time.monotonic() + deadline
+    while True:
+        try:
+            return http_get(port)
+        except (ConnectionError, http.client.HTTPException, OSError):
+            if time.monotonic() > end:
+                raise
+            time.sleep(0.05)
+
+
+def refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+# -- engine and image --------------------------------------------------------------------------
+
+
+def test_info_and_ping(engine):
+    engine.ping()
+    info = engine.info()
+    assert info.kind == engine.kind in ("docker", "sim")
+    assert info.simulated == (engine.kind == "sim")
+    low, high = info.port_range
+    assert 1 <= low < high <= 65535
+    assert info.bridge_name == "docker0" and info.description
+
+
+def test_lab_image_and_unknown_images(made):
+    assert made.engine.ensure_lab_image() == LAB_IMAGE
+    with pytest.raises(ImageNotFound, match="nope/nothing:1"):
+        made.engine.run("nope/nothing:1", name=made.name("x"))
+    with pytest.raises(ContainerNotFound):
+        made.engine.container(made.name("x"))
+
+
+# -- ports and the lab text's restart ------------------------------------------------------------
+
+
+def test_ephemeral_port_on_all_interfaces_has_an_ipv6_twin(made):
+    c = made.run("allif", ports={"80/tcp": None})
+    binding = c.port(80)
+    assert (binding.host_ip, binding.ipv6_host_ip) == ("0.0.0.0", "::")
+    assert binding.host_port == binding.ipv6_host_port
+    low, high = made.engine.info().port_range
+    assert low <= binding.host_port <= high
+    raw = made.engine.inspect_container(c.id)["NetworkSettings"]["Ports"]["80/tcp"]
+    assert raw == [{"HostIp": "0.0.0.0", "HostPort": str(binding.host_port)}, {"HostIp": "::", "HostPort": str(binding.host_port)}]
+
+
+def test_the_lab_texts_restart_moves_the_port_and_keeps_the_bridge_ip(made):
+    c = made.run("myapp2")
+    old = c.port().host_port
+    status, body = get_when_ready(old)
+    page = parse_page(body)
+    assert status == 200 and page["server_ip"] == c.ip
+    assert re.fullmatch(r"\[::ffff:172\.17\.0\.1\]:\d+", page["client_addr"])
+    after = made.engine.restart(c.id)
+    new = after.port().host_port
+    assert after.running and new != old
+    assert refused(old)
+    status, body = get_when_ready(new)
+    assert status == 200 and parse_page(body)["hostname"] == c.id[:12]
+    bridge = probe_bridge_ip(made.engine, after)
+    assert bridge.outcome == Outcome.OK and bridge.server_ip == after.ip
+    assert bridge.simulated == (made.engine.kind == "sim")
+
+
+def test_a_second_run_gets_a_later_port(made):
+    first = made.run("one").port().host_port
+    second = made.run("two").port().host_port
+    assert second != first
+
+
+def test_stop_start_and_not_running(made):
+    c = made.run("s")
+    stopped = made.engine.stop(c.id, timeout=2)
+    assert stopped.status == "exited" and stopped.exit_code == 143
+    assert stopped.ports == () and stopped.ip == ""
+    assert made.engine.stop(c.id).status == "exited"  # a no-op
+    with pytest.raises(ContainerNotRunning):
+        made.engine.exec(c.id, ["hostname"])
+    started = made.engine.start(c.id)
+    assert started.running and started.port().published
+    assert made.engine.start(c.id).running  # a no-op
+
+
+def test_remove(made):
+    c = made.run("r")
+    made.engine.remove(c.id, force=True)
+    with pytest.raises(ContainerNotFound):
+        made.engine.container(c.id)
+    with pytest.raises(ContainerNotFound):
+        made.engine.remove(c.id)
+
+
+# -- containers and lists --------------------------------------------------------------------------
+
+
+def test_lookups_by_name_id_and_short_id(made):
+    c = made.run("look")
+    for ref in (c.name, c.id, c.id[:12]):
+        assert made.engine.container(ref).id == c.id
+    assert c.image == LAB_IMAGE and c.labels["simtest"] == made.tag
+
+
+def test_containers_filters_by_label_and_state(made):
+    a = made.run("a", labels={"simtest.role": "web"})
+    made.run("b")
+    made.engine.stop(made.name("b"), timeout=2)
+    everything = made.engine.containers(labels={"simtest": made.tag})
+    assert {c.name for c in everything} == {made.name("a"), made.name("b")}
+    running = made.engine.containers(labels={"simtest": made.tag}, all=False)
+    assert [c.name for c in running] == [made.name("a")]
+    web = made.engine.containers(labels={"simtest": made.tag, "simtest.role": "web"})
+    assert [c.id for c in web] == [a.id]
+    assert web[0].ip == a.ip and web[0].port().host_port == a.port().host_port
+
+
+# -- networks -------------------------------------------------------------------------------------
+
+
+def test_default_bridge(made):
+    c = made.run("b0")
+    ip = ipaddress.ip_address(c.ip)
+    assert ip in ipaddress.ip_network("172.17.0.0/16")
+    att = c.attachment("bridge")
+    assert (att.gateway, att.prefix_len, c.network_mode) == ("172.17.0.1", 16, "default")
+    assert att.mac == "02:42:" + ":".join(f"{b:02x}" for b in ip.packed)
+    bridge = made.engine.network("bridge")
+    assert (bridge.subnet, bridge.bridge_name, bridge.driver) == ("172.17.0.0/16", "docker0", "bridge")
+    endpoint = [e for e in bridge.endpoints if e.container_id == c.id][0]
+    assert endpoint.ipv4 == f"{c.ip}/16" and endpoint.mac == att.mac
+    names = [n.name for n in made.engine.networks()]
+    assert {"bridge", "host", "none"} <= set(names) and names == sorted(names)
+
+
+def test_user_network_from_the_default_pools(made):
+    net = made.network("net")
+    subnet = ipaddress.ip_network(net.subnet)
+    assert subnet in DEFAULT_POOLS
+    assert net.gateway == str(next(subnet.hosts()))
+    a = made.run("a", network=net.name)
+    b = made.run("b", network=net.name)
+    hosts = list(subnet.hosts())
+    assert (a.ip, b.ip) == (str(hosts[1]), str(hosts[2]))
+    assert a.attachment(net.name).aliases == (a.id[:12],)
+    assert a.network_mode == net.name
+    assert [e.container_name for e in made.engine.network(net.id).endpoints] == sorted([a.name, b.name])
+
+
+def test_user_network_with_a_subnet(made):
+    net = made.network("mine", subnet="10.213.7.0/24")
+    assert net.subnet == "10.213.7.0/24"
+    c = made.run("m", network=net.name)
+    assert c.ip == "10.213.7.2" and c.attachment(net.name).gateway == "10.213.7.1"
+    assert c.attachment(net.name).mac == "02:42:0a:d5:07:02"
+
+
+def test_connect_disconnect_and_name_resolution(made):
+    net = made.network("dns")
+    a = made.run("a")
+    made.run("b", network=net.name)
+    made.run("c")
+    made.engine.connect(net.name, a.id, aliases=["web"])
+    a = made.engine.container(a.id)
+    assert [x.network for x in a.networks] == sorted(["bridge", net.name])
+    assert a.attachment(net.name).aliases[0] == "web"
+    found = made.engine.exec(made.name("b"), ["nslookup", "web"])
+    assert found.exit_code == 0 and f"Address: {a.attachment(net.name).ip}" in found.output
+    pinged = made.engine.exec(made.name("b"), ["ping", "-c", "1", made.name("a")])
+    assert pinged.exit_code == 0 and "1 packets received" in pinged.output
+    page = made.engine.exec(made.name("a"), ["wget", "-qO-", f"http://{made.name('b')}/"])
+    assert page.exit_code == 0 and parse_page(page.output)["client_addr"].startswith(f"[::ffff:{a.attachment(net.name).ip}]:")
+    # The default bridge has no DNS for container names.
+    lost = made.engine.exec(made.name("c"), ["ping", "-c", "1", made.name("a")])
+    assert lost.exit_code == 1 and f"bad address '{made.name('a')}'" in lost.output
+    made.engine.disconnect(net.name, a.id)
+    assert [x.network for x in made.engine.container(a.id).networks] == ["bridge"]
+    with pytest.raises(InvalidInput):
+        made.engine.disconnect(net.name, a.id)
+
+
+def test_host_and_none(made):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        h = made.run("h", network="host", ports={"80/tcp": None})
+    assert any(HOST_PORTS_DISCARDED in str(w.message) for w in caught)
+    assert h.ports == () and h.attachment("host").ip == "" and h.network_mode == "host"
+    n = made.run("n", network="none", ports=None)
+    assert n.ip == "" and n.ports == ()
+    addrs = made.engine.exec(n.id, ["ip", "addr"]).output
+    assert re.findall(r"inet (\S+)", addrs) == ["127.0.0.1/8"]
+    with pytest.raises(InvalidInput, match="none"):
+        made.engine.connect("bridge", n.id)
+    with pytest.raises(InvalidInput, match="host"):
+        made.engine.connect(made.network("x").name, h.id)
+
+
+# -- exec -----------------------------------------------------------------------------------------
+
+
+def test_exec_of_the_lab_texts_commands(made):
+    c = made.run("x")
+    assert made.engine.exec(c.id, ["hostname"]).output.strip() == c.id[:12]
+    assert made.engine.exec(c.id, ["cat", "/proc/sys/net/ipv4/ip_forward"]).output.strip() in ("0", "1")
+    hosts = made.engine.exec(c.id, ["cat", "/etc/hosts"]).output
+    assert f"{c.ip}\t{c.id[:12]}" in hosts
+    ip_addr = made.engine.exec(c.id, ["ip", "addr"]).output
+    assert re.findall(r"inet (\S+)", ip_addr) == ["127.0.0.1/8", f"{c.ip}/16"]
+    missing = made.engine.exec(c.id, ["getent", "hosts", "x"])
+    assert missing.exit_code == 126 and "executable file not found" in missing.output
+
+
+# -- errors -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda m: m.run("dup"), NameInUse),
+        (lambda m: m.engine.restart(m.name("ghost")), ContainerNotFound),
+        (lambda m: m.engine.network(m.name("ghostnet")), NetworkNotFound),
+        (lambda m: m.run("x", network=m.name("ghostnet")), NetworkNotFound),
+        (lambda m: m.engine.connect(m.name("net"), m.name("member")), Conflict),
+        (lambda m: m.engine.connect("none", m.name("dup")), InvalidInput),
+        (lambda m: m.engine.disconnect(m.name("net"), m.name("dup")), InvalidInput),
+        (lambda m: m.engine.create_network(m.name("net")), NameInUse),
+        (lambda m: m.engine.create_network(m.name("o"), subnet="172.17.0.0/16"), Conflict),
+        (lambda m: m.engine.create_network(m.name("d"), driver="nosuchdriver"), InvalidInput),
+        (lambda m: m.engine.remove_network(m.name("net")), NetworkInUse),
+        (lambda m: m.engine.remove_network("bridge"), InvalidInput),
+        (lambda m: m.engine.remove(m.name("dup"), force=False), InvalidInput),
+    ],
+)
+def test_bad_calls(made, call, error):
+    net = made.network("net")
+    made.run("member", network=net.name)
+    made.run("dup")
+    with pytest.raises(error) as info:
+        call(made)
+    assert info.value.why and info.value.fix and len(str(info.value).splitlines()) <= 2
+
+
+# -- events ----------------------------------------------------------------------------------------
+
+
+def test_watch_sees_a_restart(made):
+    seen = []
+    stop = made.engine.watch(seen.append, labels={"simtest": made.tag})
+    try:
+        c = made.run("w")
+        made.engine.restart(c.id, timeout=2)
+        wanted = ["kill", "die", "stop", "start", "restart"]
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            actions = [e.action for e in seen if e.container_id == c.id]
+            if actions[-5:] == wanted:
+                break
+            time.sleep(0.05)
+        actions = [e.action for e in seen if e.container_id == c.id]
+        assert actions == ["create", "start", *wanted]
+        assert all(e.name == c.name for e in seen if e.container_id == c.id)
+    finally:
+        stop()
