@@ -69,7 +69,9 @@ class Feedback:
 
     def _repr_html_(self) -> str:
         mark, colour = self._STYLE[self.kind]
-        detail = f"<br><span style='color:#333'>{html.escape(self.detail)}</span>" if self.detail else ""
+        detail = (
+            f"<br><span style='color:#333'>{html.escape(self.detail)}</span>" if self.detail else ""
+        )
         return (
             f"<div class='labkit-check labkit-check-{self.kind}' style='font-family:sans-serif;"
             f"border-left:4px solid {colour};padding:2px 8px'><b style='color:{colour}'>{mark} "
@@ -139,7 +141,9 @@ class Question:
     def _repr_html_(self) -> str:
         options = ""
         if self.choices:
-            options = "<br>Answer with one of: " + ", ".join(f"<code>{html.escape(repr(c))}</code>" for c in self.choices)
+            options = "<br>Answer with one of: " + ", ".join(
+                f"<code>{html.escape(repr(c))}</code>" for c in self.choices
+            )
         return (
             "<div class='labkit-question' style='font-family:sans-serif;border-left:4px solid #555;"
             f"padding:2px 8px'><b>Exercise.</b> {html.escape(self.prompt)}{options}</div>"
@@ -164,7 +168,11 @@ class Question:
         if self._equal(given, expected):
             _show(Feedback("right", f"Right: {_fmt(given)}.", _text(self._explain)))
             return True
-        _show(Feedback("wrong", f"Not quite: {_fmt(given)} is not the answer.", self._why_wrong(given)))
+        _show(
+            Feedback(
+                "wrong", f"Not quite: {_fmt(given)} is not the answer.", self._why_wrong(given)
+            )
+        )
         return False
 
     def hint(self) -> None:
@@ -236,7 +244,9 @@ class Question:
                 raise self._wrong_type(answer, "a string (text in quotes)", example)
             return answer
         if isinstance(expected, (list, tuple, set, frozenset)):
-            if isinstance(answer, (str, bytes)) or not isinstance(answer, (list, tuple, set, frozenset)):
+            if isinstance(answer, (str, bytes)) or not isinstance(
+                answer, (list, tuple, set, frozenset)
+            ):
                 raise self._wrong_type(answer, "a list of values", "['a', 'b']")
             return answer
         return answer
@@ -292,7 +302,9 @@ def _address(text: Any):
         return None
     text = text.strip()
     try:
-        return ipaddress.ip_network(text, strict=False) if "/" in text else ipaddress.ip_address(text)
+        return (
+            ipaddress.ip_network(text, strict=False) if "/" in text else ipaddress.ip_address(text)
+        )
     except ValueError:
         return None
 

@@ -144,10 +144,22 @@ class TwoHosts:
         self.mode = MODES[mode]
         overlay = mode == "overlay"
         self.hosts = (
-            Host("agent01", "192.0.2.101", "02:00:c0:00:02:65", "10.0.1.0/24" if overlay else "10.244.1.0/24",
-                 "br0" if overlay else "cni0", "10.0.1.1" if overlay else "10.244.1.1"),
-            Host("agent02", "192.0.2.102", "02:00:c0:00:02:66", "10.0.1.0/24" if overlay else "10.244.2.0/24",
-                 "br0" if overlay else "cni0", "10.0.1.1" if overlay else "10.244.2.1"),
+            Host(
+                "agent01",
+                "192.0.2.101",
+                "02:00:c0:00:02:65",
+                "10.0.1.0/24" if overlay else "10.244.1.0/24",
+                "br0" if overlay else "cni0",
+                "10.0.1.1" if overlay else "10.244.1.1",
+            ),
+            Host(
+                "agent02",
+                "192.0.2.102",
+                "02:00:c0:00:02:66",
+                "10.0.1.0/24" if overlay else "10.244.2.0/24",
+                "br0" if overlay else "cni0",
+                "10.0.1.1" if overlay else "10.244.2.1",
+            ),
         )
         self.boxes = (
             Box("web1", "agent01", "10.0.1.3" if overlay else "10.244.1.2", "02:42:0a:00:01:03"),
@@ -164,13 +176,21 @@ class TwoHosts:
         for h in self.hosts:
             if h.name == name:
                 return h
-        raise InvalidInput(f"No host {name!r} in the model", "the model has agent01 and agent02", "use 'agent01' or 'agent02'")
+        raise InvalidInput(
+            f"No host {name!r} in the model",
+            "the model has agent01 and agent02",
+            "use 'agent01' or 'agent02'",
+        )
 
     def box(self, name: str) -> Box:
         for b in self.boxes:
             if b.name == name:
                 return b
-        raise InvalidInput(f"No container {name!r} in the model", "the model has web1 and web2", "use 'web1' or 'web2'")
+        raise InvalidInput(
+            f"No container {name!r} in the model",
+            "the model has web1 and web2",
+            "use 'web1' or 'web2'",
+        )
 
     def _other(self, host: Host) -> Host:
         return self.hosts[1] if host is self.hosts[0] else self.hosts[0]
@@ -185,7 +205,10 @@ class TwoHosts:
         key = self.mode.key
         if key == "overlay":
             # The overlay lives in its own namespace; the host table only needs the underlay.
-            return [underlay, "(overlay 10.0.1.0/24: inside the overlay's network namespace, not here)"]
+            return [
+                underlay,
+                "(overlay 10.0.1.0/24: inside the overlay's network namespace, not here)",
+            ]
         local = f"{me.subnet} dev {me.bridge} proto kernel scope link src {me.bridge_ip}"
         if key == "host-gw":
             remote = f"{peer.subnet} via {peer.ip} dev eth1"
@@ -240,51 +263,150 @@ class TwoHosts:
         gw_mac = "bridge" if not overlay else b.mac
         first = (Header("Ethernet", f"{a.mac} → {gw_mac}"), ip, tcp)
         hops: list[Hop] = [
-            Hop(1, ha.name, f"{a.name} eth0", f"{a.name} sends to {b.ip}" + (
-                " — same subnet, so straight to its MAC (the overlay answers ARP for it)"
-                if overlay else f" via its gateway {ha.bridge_ip} ({ha.bridge})"
-            ), first, rule=f"default via {ha.bridge_ip}" if not overlay else f"{self.network} dev eth0"),
+            Hop(
+                1,
+                ha.name,
+                f"{a.name} eth0",
+                f"{a.name} sends to {b.ip}"
+                + (
+                    " — same subnet, so straight to its MAC (the overlay answers ARP for it)"
+                    if overlay
+                    else f" via its gateway {ha.bridge_ip} ({ha.bridge})"
+                ),
+                first,
+                rule=f"default via {ha.bridge_ip}" if not overlay else f"{self.network} dev eth0",
+            ),
         ]
         outer_ip = Header("IPv4", f"{ha.ip} → {hb.ip}", outer=True)
         outer_eth = Header("Ethernet", f"{ha.mac} → {hb.mac}", outer=True)
         if m.key == "host-gw":
             route = self.routes(ha.name)[-1]
-            hops.append(Hop(2, ha.name, ha.bridge, "ip_forward=1: the host routes the packet; no wrapping", first, rule=route))
+            hops.append(
+                Hop(
+                    2,
+                    ha.name,
+                    ha.bridge,
+                    "ip_forward=1: the host routes the packet; no wrapping",
+                    first,
+                    rule=route,
+                )
+            )
             wire = (Header("Ethernet", f"{ha.mac} → {hb.mac}"), ip, tcp)
-            hops.append(Hop(3, "wire", "eth1 → eth1", "the container's own IP packet crosses the wire as is", wire,
-                            rule="needs agent02 on the same Layer-2 network as agent01"))
-            hops.append(Hop(4, hb.name, "eth1", f"{b.ip} is on a local bridge: forward it", wire,
-                            rule=self.routes(hb.name)[1]))
+            hops.append(
+                Hop(
+                    3,
+                    "wire",
+                    "eth1 → eth1",
+                    "the container's own IP packet crosses the wire as is",
+                    wire,
+                    rule="needs agent02 on the same Layer-2 network as agent01",
+                )
+            )
+            hops.append(
+                Hop(
+                    4,
+                    hb.name,
+                    "eth1",
+                    f"{b.ip} is on a local bridge: forward it",
+                    wire,
+                    rule=self.routes(hb.name)[1],
+                )
+            )
         elif m.key == "udp":
             udp = Header("UDP", f"→ :{m.udp_port} (flanneld)", outer=True)
-            hops.append(Hop(2, ha.name, "flannel0 (TUN) → flanneld", "the kernel routes the packet into the TUN "
-                            "device; flanneld reads it in user space and looks up agent02's subnet lease",
-                            (ip, tcp), rule=self.routes(ha.name)[-1]))
+            hops.append(
+                Hop(
+                    2,
+                    ha.name,
+                    "flannel0 (TUN) → flanneld",
+                    "the kernel routes the packet into the TUN "
+                    "device; flanneld reads it in user space and looks up agent02's subnet lease",
+                    (ip, tcp),
+                    rule=self.routes(ha.name)[-1],
+                )
+            )
             wire = (outer_eth, outer_ip, udp, ip, tcp)
-            hops.append(Hop(3, "wire", "eth1 → eth1", "the whole IP packet rides inside a UDP datagram", wire,
-                            rule=f"flanneld: {hb.subnet} is leased to {hb.ip}"))
-            hops.append(Hop(4, hb.name, "flanneld → flannel0 (TUN)", "flanneld unwraps it and writes the inner "
-                            "packet to flannel0; the kernel routes it on", (ip, tcp), rule=self.routes(hb.name)[1]))
+            hops.append(
+                Hop(
+                    3,
+                    "wire",
+                    "eth1 → eth1",
+                    "the whole IP packet rides inside a UDP datagram",
+                    wire,
+                    rule=f"flanneld: {hb.subnet} is leased to {hb.ip}",
+                )
+            )
+            hops.append(
+                Hop(
+                    4,
+                    hb.name,
+                    "flanneld → flannel0 (TUN)",
+                    "flanneld unwraps it and writes the inner "
+                    "packet to flannel0; the kernel routes it on",
+                    (ip, tcp),
+                    rule=self.routes(hb.name)[1],
+                )
+            )
         else:
             udp = Header("UDP", f"→ :{m.udp_port}", outer=True)
             vx = Header("VXLAN", f"VNI {m.vni}", outer=True)
             # Swarm's overlay is one Layer-2 segment: web1's own frame travels. flannel routes
             # first, so its inner frame goes from agent01's VTEP to agent02's.
-            inner_eth = Header("Ethernet", f"{a.mac} → {b.mac}" if overlay
-                               else f"{ha.name} {m.device} → {hb.name} {m.device}")
-            where = f"{m.device} (VXLAN, kernel)" if not overlay else f"br0 → {m.device} (overlay namespace)"
-            rule = (self.routes(ha.name)[-1] if not overlay
-                    else f"FDB: {b.mac} dst {hb.ip} (learned by Swarm's gossip)")
-            hops.append(Hop(2, ha.name, where, "the kernel wraps the whole Ethernet frame in VXLAN + UDP",
-                            (inner_eth, ip, tcp), rule=rule))
+            inner_eth = Header(
+                "Ethernet",
+                f"{a.mac} → {b.mac}" if overlay else f"{ha.name} {m.device} → {hb.name} {m.device}",
+            )
+            where = (
+                f"{m.device} (VXLAN, kernel)"
+                if not overlay
+                else f"br0 → {m.device} (overlay namespace)"
+            )
+            rule = (
+                self.routes(ha.name)[-1]
+                if not overlay
+                else f"FDB: {b.mac} dst {hb.ip} (learned by Swarm's gossip)"
+            )
+            hops.append(
+                Hop(
+                    2,
+                    ha.name,
+                    where,
+                    "the kernel wraps the whole Ethernet frame in VXLAN + UDP",
+                    (inner_eth, ip, tcp),
+                    rule=rule,
+                )
+            )
             wire = (outer_eth, outer_ip, udp, vx, inner_eth, ip, tcp)
-            hops.append(Hop(3, "wire", "eth1 → eth1", "the container's frame rides inside UDP between the hosts",
-                            wire, rule=f"UDP port {m.udp_port} open between the hosts"))
-            hops.append(Hop(4, hb.name, where.replace("→", "←"), "the kernel unwraps it (VNI matches) and "
-                            "hands the inner frame to the bridge", (inner_eth, ip, tcp),
-                            rule=self.routes(hb.name)[1] if not overlay else "overlay bridge br0"))
-        hops.append(Hop(5, hb.name, f"{hb.bridge} → {b.name} eth0", f"{b.name} receives the request from {a.ip}",
-                        (Header("Ethernet", f"{hb.bridge} → {b.mac}"), ip, tcp), rule=f"{hb.subnet} dev {hb.bridge}"))
+            hops.append(
+                Hop(
+                    3,
+                    "wire",
+                    "eth1 → eth1",
+                    "the container's frame rides inside UDP between the hosts",
+                    wire,
+                    rule=f"UDP port {m.udp_port} open between the hosts",
+                )
+            )
+            hops.append(
+                Hop(
+                    4,
+                    hb.name,
+                    where.replace("→", "←"),
+                    "the kernel unwraps it (VNI matches) and hands the inner frame to the bridge",
+                    (inner_eth, ip, tcp),
+                    rule=self.routes(hb.name)[1] if not overlay else "overlay bridge br0",
+                )
+            )
+        hops.append(
+            Hop(
+                5,
+                hb.name,
+                f"{hb.bridge} → {b.name} eth0",
+                f"{b.name} receives the request from {a.ip}",
+                (Header("Ethernet", f"{hb.bridge} → {b.mac}"), ip, tcp),
+                rule=f"{hb.subnet} dev {hb.bridge}",
+            )
+        )
         return hops
 
     def wire_headers(self) -> tuple[Header, ...]:

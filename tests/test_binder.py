@@ -16,7 +16,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from test_notebooks import NOTEBOOKS, assert_clean_run, load, prepared
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,10 +38,22 @@ def test_binder_files_are_what_repo2docker_needs():
     post = (BINDER / "postBuild").read_text()
     assert post.startswith("#!/bin/bash") and "set -euo pipefail" in post and "pip install" in post
     assert os.access(BINDER / "postBuild", os.X_OK)
-    pins = [line for line in (BINDER / "requirements.txt").read_text().splitlines() if line and not line.startswith("#")]
+    pins = [
+        line
+        for line in (BINDER / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
     assert pins and all("==" in line for line in pins), pins
     names = {line.split("==")[0].lower().replace("_", "-") for line in pins}
-    assert {"docker", "pandas", "plotly", "ipywidgets", "anywidget", "jupyterlab", "jupyter-server-proxy"} <= names
+    assert {
+        "docker",
+        "pandas",
+        "plotly",
+        "ipywidgets",
+        "anywidget",
+        "jupyterlab",
+        "jupyter-server-proxy",
+    } <= names
 
 
 @pytest.mark.slow
@@ -50,7 +61,11 @@ def test_a_fresh_binder_environment_runs_every_notebook(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     bindir = venv / "bin"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABKIT_", "VIRTUAL_ENV", "PYTHON"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LABKIT_", "VIRTUAL_ENV", "PYTHON"))
+    }
     env.update(
         PATH=f"{bindir}{os.pathsep}{env.get('PATH', '')}",
         VIRTUAL_ENV=str(venv),
@@ -59,17 +74,42 @@ def test_a_fresh_binder_environment_runs_every_notebook(tmp_path):
     )
 
     def run(*args: str, timeout: int, cwd: Path = ROOT) -> str:
-        done = subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-        assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        done = subprocess.run(
+            list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+        )
+        assert done.returncode == 0, (
+            f"{' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
         return done.stdout
 
-    run(str(bindir / "python"), "-m", "pip", "install", "--quiet", "-r", str(BINDER / "requirements.txt"), timeout=900)
+    run(
+        str(bindir / "python"),
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "-r",
+        str(BINDER / "requirements.txt"),
+        timeout=900,
+    )
     # postBuild runs from the repository root, as repo2docker runs it; copy the tree so the
     # build leaves nothing behind in the checkout.
     src = tmp_path / "repo"
-    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.egg-info", "build", "dist"))
+    shutil.copytree(
+        ROOT,
+        src,
+        ignore=shutil.ignore_patterns(
+            ".venv", ".git", "__pycache__", "*.egg-info", "build", "dist"
+        ),
+    )
     run("bash", str(src / "binder" / "postBuild"), timeout=300, cwd=src)
-    where = run(str(bindir / "python"), "-c", "import labkit, json; print(json.dumps(labkit.__file__))", timeout=60, cwd=tmp_path)
+    where = run(
+        str(bindir / "python"),
+        "-c",
+        "import labkit, json; print(json.dumps(labkit.__file__))",
+        timeout=60,
+        cwd=tmp_path,
+    )
     assert str(venv) in json.loads(where), f"labkit was not installed into the Binder venv: {where}"
 
     work = tmp_path / "notebooks"

@@ -25,7 +25,11 @@ def test_wrong_answer_says_so(capsys):
 
 
 def test_known_mistake_gets_its_own_why(capsys):
-    q = Question("Which port now?", expected=lambda: 32769, mistakes=lambda: {32768: "That was the port before the restart."})
+    q = Question(
+        "Which port now?",
+        expected=lambda: 32769,
+        mistakes=lambda: {32768: "That was the port before the restart."},
+    )
     assert q.check(32768) is False
     assert "before the restart" in capsys.readouterr().out
 
@@ -125,7 +129,12 @@ def test_bools(capsys):
 
 def test_hint_and_solution_show_text(capsys):
     port = {"now": 40000}
-    q = Question("?", expected=lambda: port["now"], hint="look at the table", explain=lambda: f"it is {port['now']}")
+    q = Question(
+        "?",
+        expected=lambda: port["now"],
+        hint="look at the table",
+        explain=lambda: f"it is {port['now']}",
+    )
     q.hint()
     assert q.solution() == 40000
     out = capsys.readouterr().out
@@ -150,5 +159,7 @@ def test_exercise_is_an_alias():
 
 def test_import_check_stays_light():
     code = "import sys, labkit.check; print(' '.join(m for m in ('docker','pandas','plotly','ipywidgets','IPython') if m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == ""

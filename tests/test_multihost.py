@@ -6,7 +6,10 @@ from labkit.errors import InvalidInput
 from labkit.multihost import MODES, TwoHosts
 
 
-@pytest.mark.parametrize(("mode", "overhead", "mtu"), [("host-gw", 0, 1500), ("udp", 28, 1472), ("vxlan", 50, 1450), ("overlay", 50, 1450)])
+@pytest.mark.parametrize(
+    ("mode", "overhead", "mtu"),
+    [("host-gw", 0, 1500), ("udp", 28, 1472), ("vxlan", 50, 1450), ("overlay", 50, 1450)],
+)
 def test_overhead_and_mtu_follow_from_the_headers(mode, overhead, mtu):
     model = TwoHosts(mode)
     assert model.overhead() == overhead and model.mtu() == mtu
@@ -45,7 +48,11 @@ def test_unknown_mode_is_a_clear_error():
 
 def test_figures_say_simulated():
     pytest.importorskip("plotly")
-    from labkit.notebook.multihost_figure import modes_table, packet_path_figure, wire_headers_figure
+    from labkit.notebook.multihost_figure import (
+        modes_table,
+        packet_path_figure,
+        wire_headers_figure,
+    )
 
     for mode in MODES:
         assert packet_path_figure(mode).layout.title.text.startswith("SIMULATED")

@@ -11,7 +11,6 @@ with a wrong value of the right type (the checks must say ✗). Each run gets it
 from __future__ import annotations
 
 import copy
-import os
 import time
 import uuid
 from pathlib import Path
@@ -28,7 +27,7 @@ MIN_EXERCISES = {"01": 2, "02": 2, "03": 2, "04": 1}
 SIM_BUDGET_S = 30.0
 
 # Injected into a wrong-answer run: a wrong answer of the right type for any question.
-_WRONG = '''
+_WRONG = """
 def _labkit_wrong(q):
     import ipaddress
     right = q.solution(show=False)
@@ -45,7 +44,7 @@ def _labkit_wrong(q):
         return str(ipaddress.ip_address(right) + 1)
     except ValueError:
         return str(right) + "-not-it"
-'''
+"""
 
 # Appended to every run: the notebook's own cleanup left nothing of its namespace on the engine.
 _LEFTOVERS = """
@@ -67,7 +66,11 @@ def prepared(nb, *, wrong: bool = False):
     nb = copy.deepcopy(nb)
     for _, cell in answer_cells(nb):
         q = cell.metadata["labkit"]["question"]
-        cell.source = f"{_WRONG}\nanswer = _labkit_wrong({q})" if wrong else f"answer = {q}.solution(show=False)"
+        cell.source = (
+            f"{_WRONG}\nanswer = _labkit_wrong({q})"
+            if wrong
+            else f"answer = {q}.solution(show=False)"
+        )
     nb.cells.append(nbformat.v4.new_code_cell(_LEFTOVERS))
     return nb
 
@@ -78,7 +81,9 @@ def execute(nb, env: dict[str, str], monkeypatch, timeout: int = 180):
             monkeypatch.delenv(key, raising=False)
         else:
             monkeypatch.setenv(key, value)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NB_DIR)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(NB_DIR)}}
+    )
     client.execute()
     return nb
 
@@ -90,7 +95,11 @@ def check_results(nb) -> list[str]:
         outputs = nb.cells[i + 1].outputs
         result = [o for o in outputs if o.output_type == "execute_result"]
         assert result, f"check cell {i + 1} returned nothing: {outputs}"
-        html = "".join(o.get("data", {}).get("text/html", "") for o in outputs if o.output_type == "display_data")
+        html = "".join(
+            o.get("data", {}).get("text/html", "")
+            for o in outputs
+            if o.output_type == "display_data"
+        )
         results.append((result[0]["data"]["text/plain"], html))
     return results
 
@@ -101,7 +110,9 @@ def assert_clean_run(nb, name: str) -> None:
             assert out.output_type != "error", f"{name}: error output {out}"
             text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
             assert "Traceback" not in text, f"{name}: a traceback in the output: {text[:500]}"
-            assert "labkit-error" not in str(out.get("data", {}).get("text/html", "")), f"{name}: a labkit error: {out}"
+            assert "labkit-error" not in str(out.get("data", {}).get("text/html", "")), (
+                f"{name}: a labkit error: {out}"
+            )
     assert "labkit-test: nothing left" in nb.cells[-1].outputs[0]["text"]
     for value, html in check_results(nb):
         assert value == "True", f"{name}: a check with the solution did not pass: {html}"
@@ -123,7 +134,9 @@ def test_there_are_five_notebooks_in_order():
 def test_stored_without_outputs_and_with_kernelspec(path):
     nb = load(path)
     nbformat.validate(nb)
-    assert nb.metadata.get("kernelspec") == KERNELSPEC, f"{path.name}: kernelspec {nb.metadata.get('kernelspec')}"
+    assert nb.metadata.get("kernelspec") == KERNELSPEC, (
+        f"{path.name}: kernelspec {nb.metadata.get('kernelspec')}"
+    )
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [], f"{path.name}: stored with outputs"
@@ -135,17 +148,25 @@ def test_course_conventions(path):
     nb = load(path)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "nb.start()" in code[0].source, f"{path.name}: the first code cell must start the lab"
-    assert "lab.cleanup(session_only=True)" in code[-1].source, f"{path.name}: the last cell must clean up"
+    assert "lab.cleanup(session_only=True)" in code[-1].source, (
+        f"{path.name}: the last cell must clean up"
+    )
     text = "\n".join(c.source for c in nb.cells)
-    assert "10.1.20." not in text, f"{path.name}: the lab text's classroom addresses must not appear"
+    assert "10.1.20." not in text, (
+        f"{path.name}: the lab text's classroom addresses must not appear"
+    )
     assert "PuTTY" not in text.replace("No PuTTY", "").replace("PuTTY and a Windows", ""), path.name
     answers = answer_cells(nb)
     assert len(answers) >= MIN_EXERCISES.get(path.stem[:2], 0), f"{path.name}: too few exercises"
     for i, cell in answers:
         q = cell.metadata["labkit"]["question"]
         assert cell.source == PLACEHOLDER, f"{path.name}: answer cell {i} is not the placeholder"
-        assert f"{q} = Question(" in nb.cells[i - 1].source, f"{path.name}: {q} is not defined just above"
-        assert nb.cells[i + 1].source.startswith(f"{q}.check(answer)"), f"{path.name}: no check after answer {q}"
+        assert f"{q} = Question(" in nb.cells[i - 1].source, (
+            f"{path.name}: {q} is not defined just above"
+        )
+        assert nb.cells[i + 1].source.startswith(f"{q}.check(answer)"), (
+            f"{path.name}: no check after answer {q}"
+        )
 
 
 def test_stored_notebooks_have_no_unanswered_checks_that_raise(monkeypatch):
@@ -164,7 +185,11 @@ def test_course_on_the_simulated_engine(monkeypatch, record_property):
     timings = {}
     for path in NOTEBOOKS:
         t0 = time.perf_counter()
-        nb = execute(prepared(load(path)), {"LABKIT_ENGINE": "sim", "LABKIT_NAMESPACE": namespace()}, monkeypatch)
+        nb = execute(
+            prepared(load(path)),
+            {"LABKIT_ENGINE": "sim", "LABKIT_NAMESPACE": namespace()},
+            monkeypatch,
+        )
         timings[path.stem] = round(time.perf_counter() - t0, 2)
         assert_clean_run(nb, path.name)
         banner = "".join(str(o.get("data", {}).get("text/html", "")) for o in nb.cells[1].outputs)
@@ -177,7 +202,11 @@ def test_course_on_the_simulated_engine(monkeypatch, record_property):
 
 @pytest.mark.parametrize("stem", ["01-ephemeral-ports", "03-docker-networks", "04-beyond-one-host"])
 def test_a_wrong_answer_makes_the_check_say_so(stem, monkeypatch):
-    nb = execute(prepared(load(NB_DIR / f"{stem}.ipynb"), wrong=True), {"LABKIT_ENGINE": "sim", "LABKIT_NAMESPACE": namespace()}, monkeypatch)
+    nb = execute(
+        prepared(load(NB_DIR / f"{stem}.ipynb"), wrong=True),
+        {"LABKIT_ENGINE": "sim", "LABKIT_NAMESPACE": namespace()},
+        monkeypatch,
+    )
     results = check_results(nb)
     assert results
     for value, html in results:
@@ -200,12 +229,20 @@ def test_course_on_the_real_engine_twice_in_a_row(docker_engine, monkeypatch):
         timings = {}
         for path in NOTEBOOKS:
             t0 = time.perf_counter()
-            nb = execute(prepared(load(path)), {"LABKIT_ENGINE": "docker", "LABKIT_NAMESPACE": ns}, monkeypatch)
+            nb = execute(
+                prepared(load(path)),
+                {"LABKIT_ENGINE": "docker", "LABKIT_NAMESPACE": ns},
+                monkeypatch,
+            )
             timings[path.stem] = round(time.perf_counter() - t0, 2)
             assert_clean_run(nb, path.name)
-            banner = "".join(str(o.get("data", {}).get("text/html", "")) for o in nb.cells[1].outputs)
+            banner = "".join(
+                str(o.get("data", {}).get("text/html", "")) for o in nb.cells[1].outputs
+            )
             assert "REAL ENGINE" in banner
-        print(f"\nreal engine, round {round_}: {timings}, total {time.perf_counter() - started:.1f} s")
+        print(
+            f"\nreal engine, round {round_}: {timings}, total {time.perf_counter() - started:.1f} s"
+        )
         assert not docker_engine.containers(labels={NAMESPACE_LABEL: ns})
         assert not [n for n in docker_engine.networks() if n.labels.get(NAMESPACE_LABEL) == ns]
 

@@ -15,7 +15,11 @@ def side_by_side(*items: pd.DataFrame | str, titles: tuple[str, ...] = ()) -> HT
     preformatted text, each under its title. Wraps onto several rows in a narrow window."""
     columns = []
     for i, item in enumerate(items):
-        title = f"<div style='font-weight:bold;margin-bottom:4px'>{html.escape(titles[i])}</div>" if i < len(titles) else ""
+        title = (
+            f"<div style='font-weight:bold;margin-bottom:4px'>{html.escape(titles[i])}</div>"
+            if i < len(titles)
+            else ""
+        )
         if isinstance(item, pd.DataFrame):
             body = item.to_html(index=False, escape=True, border=0)
         else:
@@ -23,5 +27,9 @@ def side_by_side(*items: pd.DataFrame | str, titles: tuple[str, ...] = ()) -> HT
                 "<pre style='max-height:420px;overflow:auto;font-size:11px;margin:0;"
                 f"background:#f7f7f7;padding:6px'>{html.escape(str(item))}</pre>"
             )
-        columns.append(f"<div style='flex:1 1 320px;min-width:280px;overflow:auto'>{title}{body}</div>")
-    return HTML(f"<div class='labkit-side-by-side' style='display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start'>{''.join(columns)}</div>")
+        columns.append(
+            f"<div style='flex:1 1 320px;min-width:280px;overflow:auto'>{title}{body}</div>"
+        )
+    return HTML(
+        f"<div class='labkit-side-by-side' style='display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start'>{''.join(columns)}</div>"
+    )

@@ -13,7 +13,13 @@ from labkit.multihost import MODES, UNDERLAY_MTU, TwoHosts
 
 __all__ = ["packet_path_figure", "wire_headers_figure", "hops_table", "routes_table", "modes_table"]
 
-_LAYER_COLOUR = {"Ethernet": "#90a4ae", "IPv4": "#1e88e5", "UDP": "#ef6c00", "VXLAN": "#8e24aa", "TCP": "#43a047"}
+_LAYER_COLOUR = {
+    "Ethernet": "#90a4ae",
+    "IPv4": "#1e88e5",
+    "UDP": "#ef6c00",
+    "VXLAN": "#8e24aa",
+    "TCP": "#43a047",
+}
 _X = {1: 0.0, 2: 1.6, 3: 4.0, 4: 6.4, 5: 8.0}
 
 
@@ -25,9 +31,25 @@ def packet_path_figure(model: TwoHosts | str) -> go.Figure:
     fig = go.Figure()
     a, b = model.hosts
     for x0, x1, host in ((-0.7, 2.5, a), (5.5, 8.7, b)):
-        fig.add_shape(type="rect", x0=x0, x1=x1, y0=-1.4, y1=1.2, line={"color": "#37474f"}, fillcolor="rgba(55,71,79,0.05)")
-        fig.add_annotation(x=(x0 + x1) / 2, y=1.05, text=f"<b>{host.name}</b> eth1 {host.ip}", showarrow=False)
-        fig.add_annotation(x=(x0 + x1) / 2, y=-1.25, text=f"containers {host.subnet} on {host.bridge}", showarrow=False, font={"size": 10})
+        fig.add_shape(
+            type="rect",
+            x0=x0,
+            x1=x1,
+            y0=-1.4,
+            y1=1.2,
+            line={"color": "#37474f"},
+            fillcolor="rgba(55,71,79,0.05)",
+        )
+        fig.add_annotation(
+            x=(x0 + x1) / 2, y=1.05, text=f"<b>{host.name}</b> eth1 {host.ip}", showarrow=False
+        )
+        fig.add_annotation(
+            x=(x0 + x1) / 2,
+            y=-1.25,
+            text=f"containers {host.subnet} on {host.bridge}",
+            showarrow=False,
+            font={"size": 10},
+        )
     xs = [_X[h.step] for h in hops]
     ys = [0.0] * len(hops)
     hover = [
@@ -37,9 +59,19 @@ def packet_path_figure(model: TwoHosts | str) -> go.Figure:
     ]
     fig.add_trace(
         go.Scatter(
-            x=xs, y=ys, mode="lines+markers+text", text=[h.device for h in hops], textposition="bottom center",
-            marker={"size": 16, "color": ["#ef6c00" if h.encapsulated else "#1e88e5" for h in hops]},
-            line={"color": "#455a64", "width": 3}, hovertext=hover, hoverinfo="text", name="packet path",
+            x=xs,
+            y=ys,
+            mode="lines+markers+text",
+            text=[h.device for h in hops],
+            textposition="bottom center",
+            marker={
+                "size": 16,
+                "color": ["#ef6c00" if h.encapsulated else "#1e88e5" for h in hops],
+            },
+            line={"color": "#455a64", "width": 3},
+            hovertext=hover,
+            hoverinfo="text",
+            name="packet path",
         )
     )
     wire = next(h for h in hops if h.where == "wire")
@@ -47,17 +79,28 @@ def packet_path_figure(model: TwoHosts | str) -> go.Figure:
     for i, hd in enumerate(wire.headers):
         y = 1.0 - 0.28 * i + 0.25 * (len(wire.headers) - 1)
         fig.add_annotation(
-            x=_X[3], y=y + 0.4, text=f"{hd.layer} <span style='font-size:9px'>{hd.fields}</span> ({hd.size} B)",
-            showarrow=False, bgcolor=_LAYER_COLOUR[hd.layer] if hd.outer else "white",
-            bordercolor=_LAYER_COLOUR[hd.layer], font={"size": 10, "color": "white" if hd.outer else "black"},
+            x=_X[3],
+            y=y + 0.4,
+            text=f"{hd.layer} <span style='font-size:9px'>{hd.fields}</span> ({hd.size} B)",
+            showarrow=False,
+            bgcolor=_LAYER_COLOUR[hd.layer] if hd.outer else "white",
+            bordercolor=_LAYER_COLOUR[hd.layer],
+            font={"size": 10, "color": "white" if hd.outer else "black"},
         )
     mode = model.mode
-    extra = f"{model.overhead()} bytes of encapsulation, container MTU {model.mtu()}" if model.overhead() else "no encapsulation, full MTU"
+    extra = (
+        f"{model.overhead()} bytes of encapsulation, container MTU {model.mtu()}"
+        if model.overhead()
+        else "no encapsulation, full MTU"
+    )
     fig.update_layout(
         title=f"SIMULATED — {mode.title}: web1 → web2 ({extra})",
         xaxis={"visible": False, "range": [-1, 9]},
         yaxis={"visible": False, "range": [-1.6, 3.2]},
-        showlegend=False, height=430, margin={"l": 10, "r": 10, "t": 50, "b": 10}, plot_bgcolor="white",
+        showlegend=False,
+        height=430,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        plot_bgcolor="white",
     )
     return fig
 
@@ -68,18 +111,27 @@ def wire_headers_figure(modes: tuple[str, ...] = tuple(MODES)) -> go.Figure:
     fig = go.Figure()
     for layer, colour in _LAYER_COLOUR.items():
         for outer in (True, False):
-            sizes = [sum(h.size for h in m.wire_headers() if h.layer == layer and h.outer == outer) for m in models]
+            sizes = [
+                sum(h.size for h in m.wire_headers() if h.layer == layer and h.outer == outer)
+                for m in models
+            ]
             if not any(sizes):
                 continue
             fig.add_trace(
                 go.Bar(
-                    y=[m.mode.title for m in models], x=sizes, orientation="h",
-                    name=f"{'outer' if outer else 'inner'} {layer}", marker={"color": colour, "opacity": 1.0 if outer else 0.45},
+                    y=[m.mode.title for m in models],
+                    x=sizes,
+                    orientation="h",
+                    name=f"{'outer' if outer else 'inner'} {layer}",
+                    marker={"color": colour, "opacity": 1.0 if outer else 0.45},
                 )
             )
     fig.update_layout(
-        barmode="stack", title="SIMULATED — headers on the wire per mode (bytes; outer = added by the encapsulation)",
-        height=320, margin={"l": 10, "r": 10, "t": 50, "b": 10}, xaxis={"title": "bytes"},
+        barmode="stack",
+        title="SIMULATED — headers on the wire per mode (bytes; outer = added by the encapsulation)",
+        height=320,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        xaxis={"title": "bytes"},
     )
     return fig
 
@@ -102,7 +154,9 @@ def hops_table(model: TwoHosts | str) -> pd.DataFrame:
 
 def routes_table(model: TwoHosts | str) -> pd.DataFrame:
     model = TwoHosts(model) if isinstance(model, str) else model
-    rows = [{"host": h.name, "ip route": line} for h in model.hosts for line in model.routes(h.name)]
+    rows = [
+        {"host": h.name, "ip route": line} for h in model.hosts for line in model.routes(h.name)
+    ]
     return pd.DataFrame(rows)
 
 
