@@ -147,7 +147,10 @@ def test_ephemeral_port_on_all_interfaces_has_an_ipv6_twin(made):
     low, high = made.engine.info().port_range
     assert low <= binding.host_port <= high
     raw = made.engine.inspect_container(c.id)["NetworkSettings"]["Ports"]["80/tcp"]
-    assert raw == [{"HostIp": "0.0.0.0", "HostPort": str(binding.host_port)}, {"HostIp": "::", "HostPort": str(binding.host_port)}]
+    assert raw == [
+        {"HostIp": "0.0.0.0", "HostPort": str(binding.host_port)},
+        {"HostIp": "::", "HostPort": str(binding.host_port)},
+    ]
 
 
 def test_the_lab_texts_restart_moves_the_port_and_keeps_the_bridge_ip(made):
@@ -230,7 +233,11 @@ def test_default_bridge(made):
     assert (att.gateway, att.prefix_len, c.network_mode) == ("172.17.0.1", 16, "default")
     assert att.mac == "02:42:" + ":".join(f"{b:02x}" for b in ip.packed)
     bridge = made.engine.network("bridge")
-    assert (bridge.subnet, bridge.bridge_name, bridge.driver) == ("172.17.0.0/16", "docker0", "bridge")
+    assert (bridge.subnet, bridge.bridge_name, bridge.driver) == (
+        "172.17.0.0/16",
+        "docker0",
+        "bridge",
+    )
     endpoint = [e for e in bridge.endpoints if e.container_id == c.id][0]
     assert endpoint.ipv4 == f"{c.ip}/16" and endpoint.mac == att.mac
     names = [n.name for n in made.engine.networks()]
@@ -248,7 +255,9 @@ def test_user_network_from_the_default_pools(made):
     assert (a.ip, b.ip) == (str(hosts[1]), str(hosts[2]))
     assert a.attachment(net.name).aliases == (a.id[:12],)
     assert a.network_mode == net.name
-    assert [e.container_name for e in made.engine.network(net.id).endpoints] == sorted([a.name, b.name])
+    assert [e.container_name for e in made.engine.network(net.id).endpoints] == sorted(
+        [a.name, b.name]
+    )
 
 
 def test_user_network_with_a_subnet(made):
@@ -273,7 +282,9 @@ def test_connect_disconnect_and_name_resolution(made):
     pinged = made.engine.exec(made.name("b"), ["ping", "-c", "1", made.name("a")])
     assert pinged.exit_code == 0 and "1 packets received" in pinged.output
     page = made.engine.exec(made.name("a"), ["wget", "-qO-", f"http://{made.name('b')}/"])
-    assert page.exit_code == 0 and parse_page(page.output)["client_addr"].startswith(f"[::ffff:{a.attachment(net.name).ip}]:")
+    assert page.exit_code == 0 and parse_page(page.output)["client_addr"].startswith(
+        f"[::ffff:{a.attachment(net.name).ip}]:"
+    )
     # The default bridge has no DNS for container names.
     lost = made.engine.exec(made.name("c"), ["ping", "-c", "1", made.name("a")])
     assert lost.exit_code == 1 and f"bad address '{made.name('a')}'" in lost.output
@@ -305,7 +316,10 @@ def test_host_and_none(made):
 def test_exec_of_the_lab_texts_commands(made):
     c = made.run("x")
     assert made.engine.exec(c.id, ["hostname"]).output.strip() == c.id[:12]
-    assert made.engine.exec(c.id, ["cat", "/proc/sys/net/ipv4/ip_forward"]).output.strip() in ("0", "1")
+    assert made.engine.exec(c.id, ["cat", "/proc/sys/net/ipv4/ip_forward"]).output.strip() in (
+        "0",
+        "1",
+    )
     hosts = made.engine.exec(c.id, ["cat", "/etc/hosts"]).output
     assert f"{c.ip}\t{c.id[:12]}" in hosts
     ip_addr = made.engine.exec(c.id, ["ip", "addr"]).output
@@ -314,7 +328,7 @@ def test_exec_of_the_lab_texts_commands(made):
     assert missing.exit_code == 126 and "executable file not found" in missing.output
 
 
-# -- errors -----------------------------------------------------------------------------------------
+# -- errors ----------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,14 @@ import http.client
 import ipaddress
 import socket
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
+from test_contract import DEFAULT_POOLS, Made
 
 from labkit.app import parse_page
 from labkit.errors import LabkitError
-from test_contract import DEFAULT_POOLS, Made
 
 pytestmark = pytest.mark.docker
 
@@ -39,7 +40,9 @@ def key_shape(data: Any, *, names: dict[str, str], prefix: str = "") -> set[str]
         for value in data[:1]:
             out |= key_shape(value, names=names, prefix=prefix + "[]")
     else:
-        kind = {type(None): "null", bool: "bool", int: "number", float: "number", str: "string"}[type(data)]
+        kind = {type(None): "null", bool: "bool", int: "number", float: "number", str: "string"}[
+            type(data)
+        ]
         out.add(f"{prefix}:{kind}")
     return out
 
@@ -96,7 +99,10 @@ def scenario(engine) -> dict[str, Any]:
         restarted = engine.restart(apps[1].id, timeout=2)
         new_port = restarted.port().host_port
         obs["ports"] = {
-            "shape": [(p.protocol, p.host_ip, p.ipv6_host_ip, p.host_port == p.ipv6_host_port) for p in ports],
+            "shape": [
+                (p.protocol, p.host_ip, p.ipv6_host_ip, p.host_port == p.ipv6_host_port)
+                for p in ports
+            ],
             "in range": all(low <= p.host_port <= high for p in ports + [restarted.port()]),
             "steps increase": steps[0] == 0 < steps[1] < steps[2],
             "restart moves on": (new_port - first) % size > steps[2],
@@ -109,7 +115,9 @@ def scenario(engine) -> dict[str, Any]:
             "client via the gateway": page["client_addr"].startswith("[::ffff:172.17.0.1]:"),
         }
         obs["bridge"] = {
-            "in 172.17/16": all(ipaddress.ip_address(c.ip) in ipaddress.ip_network("172.17.0.0/16") for c in apps),
+            "in 172.17/16": all(
+                ipaddress.ip_address(c.ip) in ipaddress.ip_network("172.17.0.0/16") for c in apps
+            ),
             "distinct": len({c.ip for c in apps}) == 3,
             "macs derived": all(c.attachment("bridge").mac == mac_of(c.ip) for c in apps),
             "gateway": {c.attachment("bridge").gateway for c in apps},
@@ -125,13 +133,23 @@ def scenario(engine) -> dict[str, Any]:
         obs["user network"] = {
             "subnet from the default pools": subnet in DEFAULT_POOLS,
             "gateway is the first host": net.gateway == str(subnet.network_address + 1),
-            "offsets": [int(ipaddress.ip_address(c.attachment(net.name).ip)) - base for c in (one, three)],
-            "macs derived": [c.attachment(net.name).mac == mac_of(c.attachment(net.name).ip) for c in (one, three)],
-            "aliases": [
-                [a if a != c.id[:12] else "<short id>" for a in c.attachment(net.name).aliases] for c in (one, three)
+            "offsets": [
+                int(ipaddress.ip_address(c.attachment(net.name).ip)) - base for c in (one, three)
             ],
-            "networks": [[a.network if a.network != net.name else "<labnet>" for a in c.networks] for c in (one, three)],
-            "endpoints": [e.container_name for e in engine.network(net.id).endpoints] == sorted([one.name, three.name]),
+            "macs derived": [
+                c.attachment(net.name).mac == mac_of(c.attachment(net.name).ip)
+                for c in (one, three)
+            ],
+            "aliases": [
+                [a if a != c.id[:12] else "<short id>" for a in c.attachment(net.name).aliases]
+                for c in (one, three)
+            ],
+            "networks": [
+                [a.network if a.network != net.name else "<labnet>" for a in c.networks]
+                for c in (one, three)
+            ],
+            "endpoints": [e.container_name for e in engine.network(net.id).endpoints]
+            == sorted([one.name, three.name]),
         }
 
         lookup = engine.exec(one.id, ["nslookup", "web"])
@@ -139,11 +157,19 @@ def scenario(engine) -> dict[str, Any]:
         fetched = engine.exec(three.id, ["wget", "-qO-", f"http://{one.name}/"])
         obs["exec"] = {
             "hostname": engine.exec(one.id, ["hostname"]).output == one.id[:12] + "\n",
-            "nslookup by alias": (lookup.exit_code, f"Address: {three.attachment(net.name).ip}" in lookup.output),
-            "ping from the default bridge": (pinged.exit_code, pinged.output.replace(made.tag, "<tag>")),
+            "nslookup by alias": (
+                lookup.exit_code,
+                f"Address: {three.attachment(net.name).ip}" in lookup.output,
+            ),
+            "ping from the default bridge": (
+                pinged.exit_code,
+                pinged.output.replace(made.tag, "<tag>"),
+            ),
             "wget across the user network": (
                 fetched.exit_code,
-                parse_page(fetched.output).get("client_addr", "").startswith(f"[::ffff:{three.attachment(net.name).ip}]:"),
+                parse_page(fetched.output)
+                .get("client_addr", "")
+                .startswith(f"[::ffff:{three.attachment(net.name).ip}]:"),
             ),
             "ip_forward": engine.exec(one.id, ["cat", "/proc/sys/net/ipv4/ip_forward"]).output,
             "unknown command": engine.exec(one.id, ["getent", "hosts", "x"]).exit_code,
@@ -154,28 +180,63 @@ def scenario(engine) -> dict[str, Any]:
         obs["stopped"] = (stopped.status, stopped.exit_code, stopped.ports, stopped.ip)
         listed = engine.containers(labels={"simtest": made.tag})
         obs["listed"] = sorted(
-            (c.name.rsplit("-", 1)[-1], c.status, tuple((p.host_ip, p.ipv6_host_ip) for p in c.ports),
-             tuple(len(a.aliases) for a in c.networks), c.exit_code, c.started_at)
+            (
+                c.name.rsplit("-", 1)[-1],
+                c.status,
+                tuple((p.host_ip, p.ipv6_host_ip) for p in c.ports),
+                tuple(len(a.aliases) for a in c.networks),
+                c.exit_code,
+                c.started_at,
+            )
             for c in listed
         )
 
         host = made.run("host", network="host", ports=None)
         none = made.run("none", network="none", ports=None)
         names = {
-            one.id: "<one>", three.id: "<three>", apps[1].id: "<two>", host.id: "<host>", none.id: "<none>",
+            one.id: "<one>",
+            three.id: "<three>",
+            apps[1].id: "<two>",
+            host.id: "<host>",
+            none.id: "<none>",
             net.name: "<labnet>",
         }
         obs["container inspect"] = {
             role: sorted(key_shape(engine.inspect_container(c.id), names=names))
-            for role, c in (("one", one), ("two (stopped)", apps[1]), ("three", three), ("host", host), ("none", none))
+            for role, c in (
+                ("one", one),
+                ("two (stopped)", apps[1]),
+                ("three", three),
+                ("host", host),
+                ("none", none),
+            )
         }
         obs["network inspect"] = {
-            role: sorted(key_shape({k: v for k, v in engine.inspect_network(ref).items() if k != "Containers"}, names=names))
-            for role, ref in (("bridge", "bridge"), ("host", "host"), ("none", "none"), ("labnet", net.id))
+            role: sorted(
+                key_shape(
+                    {k: v for k, v in engine.inspect_network(ref).items() if k != "Containers"},
+                    names=names,
+                )
+            )
+            for role, ref in (
+                ("bridge", "bridge"),
+                ("host", "host"),
+                ("none", "none"),
+                ("labnet", net.id),
+            )
         }
         obs["network members"] = {
-            role: sorted(key_shape(next(iter(engine.inspect_network(ref)["Containers"].values())), names=names))
-            for role, ref in (("bridge", "bridge"), ("host", "host"), ("none", "none"), ("labnet", net.id))
+            role: sorted(
+                key_shape(
+                    next(iter(engine.inspect_network(ref)["Containers"].values())), names=names
+                )
+            )
+            for role, ref in (
+                ("bridge", "bridge"),
+                ("host", "host"),
+                ("none", "none"),
+                ("labnet", net.id),
+            )
         }
         obs["bridge options"] = engine.inspect_network("bridge")["Options"]
         obs["bridge ipam"] = engine.inspect_network("bridge")["IPAM"]["Config"]
@@ -184,7 +245,9 @@ def scenario(engine) -> dict[str, Any]:
             "name in use": error_type(lambda: made.run("one")),
             "no such container": error_type(lambda: engine.restart(made.name("ghost"))),
             "no such network": error_type(lambda: engine.network(made.name("ghost"))),
-            "no such image": error_type(lambda: engine.run("nope/nothing:1", name=made.name("img"))),
+            "no such image": error_type(
+                lambda: engine.run("nope/nothing:1", name=made.name("img"))
+            ),
             "connect twice": error_type(lambda: engine.connect(net.name, one.id)),
             "connect to none": error_type(lambda: engine.connect("none", one.id)),
             "connect to host": error_type(lambda: engine.connect("host", one.id)),
@@ -193,20 +256,35 @@ def scenario(engine) -> dict[str, Any]:
             "disconnect a stranger": error_type(lambda: engine.disconnect(net.name, apps[1].id)),
             "network in use": error_type(lambda: engine.remove_network(net.id)),
             "remove a predefined network": error_type(lambda: engine.remove_network("none")),
-            "overlapping subnet": error_type(lambda: engine.create_network(made.name("o"), subnet=str(subnet))),
-            "unknown driver": error_type(lambda: engine.create_network(made.name("d"), driver="nosuchdriver")),
+            "overlapping subnet": error_type(
+                lambda: engine.create_network(made.name("o"), subnet=str(subnet))
+            ),
+            "unknown driver": error_type(
+                lambda: engine.create_network(made.name("d"), driver="nosuchdriver")
+            ),
             "exec when stopped": error_type(lambda: engine.exec(apps[1].id, ["hostname"])),
             "remove running without force": error_type(lambda: engine.remove(one.id, force=False)),
             "port taken": error_type(
-                lambda: made.run("clash", ports={"80/tcp": ("127.0.0.1", engine.container(one.id).port().host_port)})
+                lambda: made.run(
+                    "clash",
+                    ports={"80/tcp": ("127.0.0.1", engine.container(one.id).port().host_port)},
+                )
             ),
         }
-        obs["leftovers after errors"] = sorted(c.name.rsplit("-", 1)[-1] for c in engine.containers(labels={"simtest": made.tag}))
+        obs["leftovers after errors"] = sorted(
+            c.name.rsplit("-", 1)[-1] for c in engine.containers(labels={"simtest": made.tag})
+        )
 
         deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and [e.action for e in seen if e.container_id == apps[1].id][-3:] != ["kill", "die", "stop"]:
+        while time.monotonic() < deadline and [
+            e.action for e in seen if e.container_id == apps[1].id
+        ][-3:] != ["kill", "die", "stop"]:
             time.sleep(0.05)
-        obs["events of the restarted container"] = [e.action for e in seen if e.container_id == apps[1].id and not e.action.startswith("exec")]
+        obs["events of the restarted container"] = [
+            e.action
+            for e in seen
+            if e.container_id == apps[1].id and not e.action.startswith("exec")
+        ]
     finally:
         stop_watch()
         made.cleanup()
@@ -227,9 +305,21 @@ def both(request):
 
 
 ASPECTS = [
-    "ports", "page", "bridge", "user network", "exec", "stopped", "listed", "container inspect",
-    "network inspect", "network members", "bridge options", "bridge ipam", "errors",
-    "leftovers after errors", "events of the restarted container",
+    "ports",
+    "page",
+    "bridge",
+    "user network",
+    "exec",
+    "stopped",
+    "listed",
+    "container inspect",
+    "network inspect",
+    "network members",
+    "bridge options",
+    "bridge ipam",
+    "errors",
+    "leftovers after errors",
+    "events of the restarted container",
 ]
 
 
@@ -246,4 +336,15 @@ def test_the_scenario_is_not_trivially_equal(both):
     assert simulated["user network"]["offsets"] == [2, 3]
     assert len(simulated["container inspect"]["one"]) > 150
     assert simulated["errors"]["port taken"] == "PortInUse"
-    assert simulated["events of the restarted container"] == ["create", "start", "kill", "die", "stop", "start", "restart", "kill", "die", "stop"]
+    assert simulated["events of the restarted container"] == [
+        "create",
+        "start",
+        "kill",
+        "die",
+        "stop",
+        "start",
+        "restart",
+        "kill",
+        "die",
+        "stop",
+    ]

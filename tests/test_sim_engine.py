@@ -28,43 +28,188 @@ from labkit.errors import (
 # Keys of `docker inspect` / `docker network inspect` on Docker Engine 20.10.24 (API 1.41), for a
 # container created as labkit's Docker backend creates it and a user-defined bridge network.
 REAL_CONTAINER_KEYS = {
-    "": ["AppArmorProfile", "Args", "Config", "Created", "Driver", "ExecIDs", "GraphDriver",
-         "HostConfig", "HostnamePath", "HostsPath", "Id", "Image", "LogPath", "MountLabel", "Mounts",
-         "Name", "NetworkSettings", "Path", "Platform", "ProcessLabel", "ResolvConfPath",
-         "RestartCount", "State"],
-    "Config": ["AttachStderr", "AttachStdin", "AttachStdout", "Cmd", "Domainname", "Entrypoint", "Env",
-               "ExposedPorts", "Hostname", "Image", "Labels", "OnBuild", "OpenStdin", "StdinOnce",
-               "Tty", "User", "Volumes", "WorkingDir"],
+    "": [
+        "AppArmorProfile",
+        "Args",
+        "Config",
+        "Created",
+        "Driver",
+        "ExecIDs",
+        "GraphDriver",
+        "HostConfig",
+        "HostnamePath",
+        "HostsPath",
+        "Id",
+        "Image",
+        "LogPath",
+        "MountLabel",
+        "Mounts",
+        "Name",
+        "NetworkSettings",
+        "Path",
+        "Platform",
+        "ProcessLabel",
+        "ResolvConfPath",
+        "RestartCount",
+        "State",
+    ],
+    "Config": [
+        "AttachStderr",
+        "AttachStdin",
+        "AttachStdout",
+        "Cmd",
+        "Domainname",
+        "Entrypoint",
+        "Env",
+        "ExposedPorts",
+        "Hostname",
+        "Image",
+        "Labels",
+        "OnBuild",
+        "OpenStdin",
+        "StdinOnce",
+        "Tty",
+        "User",
+        "Volumes",
+        "WorkingDir",
+    ],
     "GraphDriver": ["Data", "Name"],
     "GraphDriver/Data": ["LowerDir", "MergedDir", "UpperDir", "WorkDir"],
-    "HostConfig": ["AutoRemove", "Binds", "BlkioDeviceReadBps", "BlkioDeviceReadIOps",
-                   "BlkioDeviceWriteBps", "BlkioDeviceWriteIOps", "BlkioWeight", "BlkioWeightDevice",
-                   "CapAdd", "CapDrop", "Cgroup", "CgroupParent", "CgroupnsMode", "ConsoleSize",
-                   "ContainerIDFile", "CpuCount", "CpuPercent", "CpuPeriod", "CpuQuota",
-                   "CpuRealtimePeriod", "CpuRealtimeRuntime", "CpuShares", "CpusetCpus", "CpusetMems",
-                   "DeviceCgroupRules", "DeviceRequests", "Devices", "Dns", "DnsOptions", "DnsSearch",
-                   "ExtraHosts", "GroupAdd", "IOMaximumBandwidth", "IOMaximumIOps", "Init", "IpcMode",
-                   "Isolation", "KernelMemory", "KernelMemoryTCP", "Links", "LogConfig", "MaskedPaths",
-                   "Memory", "MemoryReservation", "MemorySwap", "MemorySwappiness", "NanoCpus",
-                   "NetworkMode", "OomKillDisable", "OomScoreAdj", "PidMode", "PidsLimit",
-                   "PortBindings", "Privileged", "PublishAllPorts", "ReadonlyPaths", "ReadonlyRootfs",
-                   "RestartPolicy", "Runtime", "SecurityOpt", "ShmSize", "UTSMode", "Ulimits",
-                   "UsernsMode", "VolumeDriver", "VolumesFrom"],
-    "NetworkSettings": ["Bridge", "EndpointID", "Gateway", "GlobalIPv6Address", "GlobalIPv6PrefixLen",
-                        "HairpinMode", "IPAddress", "IPPrefixLen", "IPv6Gateway",
-                        "LinkLocalIPv6Address", "LinkLocalIPv6PrefixLen", "MacAddress", "Networks",
-                        "Ports", "SandboxID", "SandboxKey", "SecondaryIPAddresses",
-                        "SecondaryIPv6Addresses"],
-    "NetworkSettings/Networks/*": ["Aliases", "DriverOpts", "EndpointID", "Gateway",
-                                   "GlobalIPv6Address", "GlobalIPv6PrefixLen", "IPAMConfig",
-                                   "IPAddress", "IPPrefixLen", "IPv6Gateway", "Links", "MacAddress",
-                                   "NetworkID"],
-    "State": ["Dead", "Error", "ExitCode", "FinishedAt", "OOMKilled", "Paused", "Pid", "Restarting",
-              "Running", "StartedAt", "Status"],
+    "HostConfig": [
+        "AutoRemove",
+        "Binds",
+        "BlkioDeviceReadBps",
+        "BlkioDeviceReadIOps",
+        "BlkioDeviceWriteBps",
+        "BlkioDeviceWriteIOps",
+        "BlkioWeight",
+        "BlkioWeightDevice",
+        "CapAdd",
+        "CapDrop",
+        "Cgroup",
+        "CgroupParent",
+        "CgroupnsMode",
+        "ConsoleSize",
+        "ContainerIDFile",
+        "CpuCount",
+        "CpuPercent",
+        "CpuPeriod",
+        "CpuQuota",
+        "CpuRealtimePeriod",
+        "CpuRealtimeRuntime",
+        "CpuShares",
+        "CpusetCpus",
+        "CpusetMems",
+        "DeviceCgroupRules",
+        "DeviceRequests",
+        "Devices",
+        "Dns",
+        "DnsOptions",
+        "DnsSearch",
+        "ExtraHosts",
+        "GroupAdd",
+        "IOMaximumBandwidth",
+        "IOMaximumIOps",
+        "Init",
+        "IpcMode",
+        "Isolation",
+        "KernelMemory",
+        "KernelMemoryTCP",
+        "Links",
+        "LogConfig",
+        "MaskedPaths",
+        "Memory",
+        "MemoryReservation",
+        "MemorySwap",
+        "MemorySwappiness",
+        "NanoCpus",
+        "NetworkMode",
+        "OomKillDisable",
+        "OomScoreAdj",
+        "PidMode",
+        "PidsLimit",
+        "PortBindings",
+        "Privileged",
+        "PublishAllPorts",
+        "ReadonlyPaths",
+        "ReadonlyRootfs",
+        "RestartPolicy",
+        "Runtime",
+        "SecurityOpt",
+        "ShmSize",
+        "UTSMode",
+        "Ulimits",
+        "UsernsMode",
+        "VolumeDriver",
+        "VolumesFrom",
+    ],
+    "NetworkSettings": [
+        "Bridge",
+        "EndpointID",
+        "Gateway",
+        "GlobalIPv6Address",
+        "GlobalIPv6PrefixLen",
+        "HairpinMode",
+        "IPAddress",
+        "IPPrefixLen",
+        "IPv6Gateway",
+        "LinkLocalIPv6Address",
+        "LinkLocalIPv6PrefixLen",
+        "MacAddress",
+        "Networks",
+        "Ports",
+        "SandboxID",
+        "SandboxKey",
+        "SecondaryIPAddresses",
+        "SecondaryIPv6Addresses",
+    ],
+    "NetworkSettings/Networks/*": [
+        "Aliases",
+        "DriverOpts",
+        "EndpointID",
+        "Gateway",
+        "GlobalIPv6Address",
+        "GlobalIPv6PrefixLen",
+        "IPAMConfig",
+        "IPAddress",
+        "IPPrefixLen",
+        "IPv6Gateway",
+        "Links",
+        "MacAddress",
+        "NetworkID",
+    ],
+    "State": [
+        "Dead",
+        "Error",
+        "ExitCode",
+        "FinishedAt",
+        "OOMKilled",
+        "Paused",
+        "Pid",
+        "Restarting",
+        "Running",
+        "StartedAt",
+        "Status",
+    ],
 }
 REAL_NETWORK_KEYS = {
-    "": ["Attachable", "ConfigFrom", "ConfigOnly", "Containers", "Created", "Driver", "EnableIPv6",
-         "IPAM", "Id", "Ingress", "Internal", "Labels", "Name", "Options", "Scope"],
+    "": [
+        "Attachable",
+        "ConfigFrom",
+        "ConfigOnly",
+        "Containers",
+        "Created",
+        "Driver",
+        "EnableIPv6",
+        "IPAM",
+        "Id",
+        "Ingress",
+        "Internal",
+        "Labels",
+        "Name",
+        "Options",
+        "Scope",
+    ],
     "ConfigFrom": ["Network"],
     "Containers/*": ["EndpointID", "IPv4Address", "IPv6Address", "MacAddress", "Name"],
     "IPAM": ["Config", "Driver", "Options"],
@@ -127,10 +272,22 @@ def test_info_says_it_is_a_simulation_and_why():
     engine = SimulatedEngine(reason="no Docker engine answered (connection refused)")
     try:
         info = engine.info()
-        assert (info.kind, info.simulated, info.local, info.host) == ("sim", True, True, "127.0.0.1")
-        assert (info.bridge_name, info.bridge_address, info.ip_forward) == ("docker0", "172.17.0.1/16", True)
+        assert (info.kind, info.simulated, info.local, info.host) == (
+            "sim",
+            True,
+            True,
+            "127.0.0.1",
+        )
+        assert (info.bridge_name, info.bridge_address, info.ip_forward) == (
+            "docker0",
+            "172.17.0.1/16",
+            True,
+        )
         assert info.bridge_reachable and "modelled" in info.bridge_reason
-        assert info.description == "Simulated Docker engine (no Docker engine answered (connection refused))"
+        assert (
+            info.description
+            == "Simulated Docker engine (no Docker engine answered (connection refused))"
+        )
         assert info.port_range == engine.port_range
         engine.ping()
     finally:
@@ -164,23 +321,42 @@ def test_other_images_are_not_found(sim):
 def test_published_port_looks_like_the_real_engines(sim):
     c = app(sim, "myapp2")
     binding = c.port(80)
-    assert (binding.container_port, binding.protocol, binding.host_ip, binding.ipv6_host_ip) == (80, "tcp", "0.0.0.0", "::")
+    assert (binding.container_port, binding.protocol, binding.host_ip, binding.ipv6_host_ip) == (
+        80,
+        "tcp",
+        "0.0.0.0",
+        "::",
+    )
     assert binding.host_port == binding.ipv6_host_port
     low, high = sim.port_range
     assert low <= binding.host_port <= high
     ports = sim.inspect_container("myapp2")["NetworkSettings"]["Ports"]
-    assert ports == {"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(binding.host_port)},
-                                {"HostIp": "::", "HostPort": str(binding.host_port)}]}
-    assert sim.inspect_container("myapp2")["HostConfig"]["PortBindings"] == {"80/tcp": [{"HostIp": "", "HostPort": ""}]}
+    assert ports == {
+        "80/tcp": [
+            {"HostIp": "0.0.0.0", "HostPort": str(binding.host_port)},
+            {"HostIp": "::", "HostPort": str(binding.host_port)},
+        ]
+    }
+    assert sim.inspect_container("myapp2")["HostConfig"]["PortBindings"] == {
+        "80/tcp": [{"HostIp": "", "HostPort": ""}]
+    }
 
 
 def test_loopback_binding_has_no_ipv6_twin(sim):
     c = app(sim, "local", ports={"80/tcp": ("127.0.0.1", None)})
     binding = c.port(80)
-    assert (binding.host_ip, binding.ipv6_host_ip, binding.ipv6_host_port) == ("127.0.0.1", None, None)
+    assert (binding.host_ip, binding.ipv6_host_ip, binding.ipv6_host_port) == (
+        "127.0.0.1",
+        None,
+        None,
+    )
     raw = sim.inspect_container("local")
-    assert raw["NetworkSettings"]["Ports"]["80/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(binding.host_port)}]
-    assert raw["HostConfig"]["PortBindings"] == {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}
+    assert raw["NetworkSettings"]["Ports"]["80/tcp"] == [
+        {"HostIp": "127.0.0.1", "HostPort": str(binding.host_port)}
+    ]
+    assert raw["HostConfig"]["PortBindings"] == {
+        "80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]
+    }
 
 
 def test_consecutive_runs_get_consecutive_ports_and_a_restart_moves_on():
@@ -209,7 +385,9 @@ def test_a_fixed_host_port_that_is_taken_is_port_in_use_and_leaves_nothing(sim):
         sim.run(LAB_IMAGE, name="second", ports={"80/tcp": port})
     with pytest.raises(ContainerNotFound):
         sim.container("second")
-    assert [n.endpoints for n in sim.networks() if n.name == "bridge"][0][0].container_name == "first"
+    assert [n.endpoints for n in sim.networks() if n.name == "bridge"][0][
+        0
+    ].container_name == "first"
 
 
 def test_stopped_containers_publish_nothing(sim):
@@ -239,14 +417,22 @@ def test_bad_port_specs_are_the_shared_checks_errors(sim):
 def test_addresses_and_macs_on_the_default_bridge(sim):
     a, b, c = (app(sim, n) for n in ("a", "b", "c"))
     assert [x.ip for x in (a, b, c)] == ["172.17.0.2", "172.17.0.3", "172.17.0.4"]
-    assert [x.attachment("bridge").mac for x in (a, b, c)] == ["02:42:ac:11:00:02", "02:42:ac:11:00:03", "02:42:ac:11:00:04"]
+    assert [x.attachment("bridge").mac for x in (a, b, c)] == [
+        "02:42:ac:11:00:02",
+        "02:42:ac:11:00:03",
+        "02:42:ac:11:00:04",
+    ]
     att = a.attachment("bridge")
     assert (att.gateway, att.prefix_len) == ("172.17.0.1", 16)
     assert a.network_mode == "default"
     assert re.fullmatch(r"[0-9a-f]{64}", a.id)
     raw = sim.inspect_container("a")["NetworkSettings"]
     assert (raw["IPAddress"], raw["Gateway"], raw["MacAddress"], raw["IPPrefixLen"]) == (
-        "172.17.0.2", "172.17.0.1", "02:42:ac:11:00:02", 16)
+        "172.17.0.2",
+        "172.17.0.1",
+        "02:42:ac:11:00:02",
+        16,
+    )
 
 
 def test_an_address_survives_a_restart_on_a_quiet_host_but_is_not_promised(sim):
@@ -270,7 +456,10 @@ def test_user_networks_come_from_the_default_pools(sim):
     sim.remove_network("net1")
     assert sim.create_network("net3").subnet == "172.20.0.0/16"
     mine = sim.create_network("mine", subnet="10.77.0.0/24")
-    assert (mine.subnet, mine.gateway) == ("10.77.0.0/24", "")  # the engine shows no gateway it chose
+    assert (mine.subnet, mine.gateway) == (
+        "10.77.0.0/24",
+        "",
+    )  # the engine shows no gateway it chose
     c = app(sim, "on-mine", network="mine")
     assert (c.ip, c.attachment("mine").gateway) == ("10.77.0.2", "10.77.0.1")
     gw = sim.create_network("gw", subnet="10.78.0.0/24", gateway="10.78.0.9")
@@ -287,7 +476,9 @@ def test_containers_on_a_user_network(sim):
     raw = sim.inspect_container("web")["NetworkSettings"]
     assert raw["IPAddress"] == "" and raw["Networks"]["labnet"]["IPAddress"] == "172.18.0.2"
     net = sim.network("labnet")
-    assert [(e.container_name, e.ipv4, e.mac) for e in net.endpoints] == [("web", "172.18.0.2/16", "02:42:ac:12:00:02")]
+    assert [(e.container_name, e.ipv4, e.mac) for e in net.endpoints] == [
+        ("web", "172.18.0.2/16", "02:42:ac:12:00:02")
+    ]
     assert net.labels == {"labkit.owner": "labkit"}
 
 
@@ -296,7 +487,10 @@ def test_connect_and_disconnect(sim):
     a = app(sim, "a")
     sim.connect("labnet", "a", aliases=["web"])
     a = sim.container("a")
-    assert [(x.network, x.ip) for x in a.networks] == [("bridge", "172.17.0.2"), ("labnet", "172.18.0.2")]
+    assert [(x.network, x.ip) for x in a.networks] == [
+        ("bridge", "172.17.0.2"),
+        ("labnet", "172.18.0.2"),
+    ]
     assert a.attachment("labnet").aliases == ("web", a.id[:12])
     raw = sim.inspect_container("a")["NetworkSettings"]
     assert raw["IPAddress"] == "172.17.0.2"  # the top level covers the default bridge only
@@ -304,7 +498,7 @@ def test_connect_and_disconnect(sim):
     sim.disconnect("labnet", "a")
     assert [x.network for x in sim.container("a").networks] == ["bridge"]
     assert sim.network("labnet").endpoints == ()
-    b = app(sim, "b")
+    app(sim, "b")
     sim.connect("labnet", "b")
     assert sim.container("b").attachment("labnet").ip == "172.18.0.2"  # freed address reused
 
@@ -323,10 +517,16 @@ def test_predefined_networks(sim):
     assert set(nets) == {"bridge", "host", "none"}
     assert [n.name for n in sim.networks()] == sorted(nets)
     bridge = nets["bridge"]
-    assert (bridge.driver, bridge.subnet, bridge.bridge_name) == ("bridge", "172.17.0.0/16", "docker0")
+    assert (bridge.driver, bridge.subnet, bridge.bridge_name) == (
+        "bridge",
+        "172.17.0.0/16",
+        "docker0",
+    )
     assert dict(bridge.options) == BRIDGE_OPTIONS
     assert (nets["host"].driver, nets["none"].driver) == ("host", "null")
-    assert sim.inspect_network("bridge")["IPAM"]["Config"] == [{"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}]
+    assert sim.inspect_network("bridge")["IPAM"]["Config"] == [
+        {"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}
+    ]
     assert bridge.gateway == "172.17.0.1"
     assert sim.inspect_network("host")["IPAM"]["Config"] == []
     assert sim.network(bridge.id[:12]).name == "bridge"
@@ -336,7 +536,10 @@ def test_networks_list_their_endpoints(sim):
     app(sim, "b")
     app(sim, "a")
     endpoints = sim.network("bridge").endpoints
-    assert [(e.container_name, e.ipv4) for e in endpoints] == [("a", "172.17.0.3/16"), ("b", "172.17.0.2/16")]
+    assert [(e.container_name, e.ipv4) for e in endpoints] == [
+        ("a", "172.17.0.3/16"),
+        ("b", "172.17.0.2/16"),
+    ]
     raw = sim.inspect_network("bridge")["Containers"]
     assert {v["Name"] for v in raw.values()} == {"a", "b"}
 
@@ -509,7 +712,14 @@ def test_container_inspect_has_the_real_engines_keys(sim, state):
         assert section(raw, path) == keys, path
     assert raw["Name"] == "/c" and raw["Config"]["Image"] == LAB_IMAGE
     assert raw["Image"].startswith("sha256:") and len(raw["Image"]) == 71
-    assert raw["Path"] == "/bin/busybox" and raw["Args"] == ["httpd", "-f", "-p", "80", "-h", "/www"]
+    assert raw["Path"] == "/bin/busybox" and raw["Args"] == [
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/www",
+    ]
     assert raw["HostConfig"]["Init"] is True
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", raw["Created"])
     assert raw["Config"]["ExposedPorts"] == {"80/tcp": {}}
@@ -547,7 +757,7 @@ def test_inspect_returns_a_fresh_copy(sim):
     assert "evil" not in sim.container("a").labels
 
 
-# -- restarts without init --------------------------------------------------------------------------
+# -- restarts without init -------------------------------------------------------------------------
 
 
 def test_without_init_a_restart_waits_out_its_timeout_and_kills(sim):

@@ -30,10 +30,18 @@ def test_a_restart_emits_what_docker_events_shows(sim):
     sim.restart("myapp2")
     assert sim.wait_events()
     # Engine 20.10 for `docker restart` of an --init container: kill, die, stop, start, restart.
-    assert [e.action for e in seen] == ["create", "start", "kill", "die", "stop", "start", "restart"]
+    assert [e.action for e in seen] == [
+        "create",
+        "start",
+        "kill",
+        "die",
+        "stop",
+        "start",
+        "restart",
+    ]
     assert {e.container_id for e in seen} == {c.id} and {e.name for e in seen} == {"myapp2"}
     assert seen[0].labels["labkit.step"] == "4"
-    assert all(a.time <= b.time for a, b in zip(seen, seen[1:]))
+    assert all(a.time <= b.time for a, b in zip(seen, seen[1:], strict=False))
     stop()
 
 
@@ -47,8 +55,18 @@ def test_stop_start_remove_and_exec(sim):
     sim.remove("a", force=True)
     sim.wait_events()
     assert [e.action for e in seen] == [
-        "create", "start", "exec_create", "exec_start", "exec_die",
-        "kill", "die", "stop", "start", "kill", "die", "destroy",
+        "create",
+        "start",
+        "exec_create",
+        "exec_start",
+        "exec_die",
+        "kill",
+        "die",
+        "stop",
+        "start",
+        "kill",
+        "die",
+        "destroy",
     ]
 
 

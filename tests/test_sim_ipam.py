@@ -94,7 +94,11 @@ def test_a_full_subnet_says_so():
 
 @pytest.mark.parametrize(
     "ip, mac",
-    [("172.17.0.2", "02:42:ac:11:00:02"), ("172.18.0.3", "02:42:ac:12:00:03"), ("10.78.0.1", "02:42:0a:4e:00:01")],
+    [
+        ("172.17.0.2", "02:42:ac:11:00:02"),
+        ("172.18.0.3", "02:42:ac:12:00:03"),
+        ("10.78.0.1", "02:42:0a:4e:00:01"),
+    ],
 )
 def test_macs_are_derived_from_the_address_as_engine_20_10_does(ip, mac):
     assert mac_for(ip) == mac

@@ -73,15 +73,22 @@ def test_a_published_app_port_serves_the_page_for_real(sim):
     assert status == 200 and body.startswith(PAGE_TITLE)
     page = parse_page(body)
     assert page["server_ip"] == "172.17.0.2" and page["hostname"] == c.id[:12]
-    assert re.fullmatch(r"\[::ffff:172\.17\.0\.1\]:\d+", page["client_addr"])  # the gateway, after DNAT
+    assert re.fullmatch(
+        r"\[::ffff:172\.17\.0\.1\]:\d+", page["client_addr"]
+    )  # the gateway, after DNAT
 
 
 def test_the_bytes_are_busybox_httpds(sim):
     port = sim.run(LAB_IMAGE, name="a", ports={"80/tcp": None}).port().host_port
     reply = raw(port, b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
-    assert reply.startswith(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\n\n" + PAGE_TITLE.encode())
+    assert reply.startswith(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\n\n" + PAGE_TITLE.encode()
+    )
     missing = raw(port, b"GET /nope HTTP/1.0\r\n\r\n")
-    assert missing.startswith(b"HTTP/1.1 404 Not Found\r\nDate: ") and b"The requested URL was not found" in missing
+    assert (
+        missing.startswith(b"HTTP/1.1 404 Not Found\r\nDate: ")
+        and b"The requested URL was not found" in missing
+    )
     assert raw(port, b"garbage\r\n\r\n").startswith(b"HTTP/1.1 400 Bad Request\r\n")
 
 
@@ -109,7 +116,9 @@ def test_stop_and_remove_and_close_release_the_ports(sim):
 
 def test_only_loopback_is_listened_on(sim):
     port = sim.run(LAB_IMAGE, name="a", ports={"80/tcp": None}).port().host_port
-    outward = [a for a in socket.gethostbyname_ex(socket.gethostname())[2] if not a.startswith("127.")]
+    outward = [
+        a for a in socket.gethostbyname_ex(socket.gethostname())[2] if not a.startswith("127.")
+    ]
     for address in outward:
         with pytest.raises(OSError):
             socket.create_connection((address, port), timeout=1).close()
@@ -150,7 +159,10 @@ def test_a_fixed_port_held_by_another_program_is_port_in_use():
 
 def test_three_hundred_listeners_answer(sim):
     started = time.perf_counter()
-    ports = [sim.run(LAB_IMAGE, name=f"c{i}", ports={"80/tcp": None}).port().host_port for i in range(300)]
+    ports = [
+        sim.run(LAB_IMAGE, name=f"c{i}", ports={"80/tcp": None}).port().host_port
+        for i in range(300)
+    ]
     assert time.perf_counter() - started < 5
     assert len(set(ports)) == 300
     for port in ports[::37] + [ports[-1]]:
@@ -168,7 +180,9 @@ def test_a_silent_client_does_not_block_the_others(sim):
 
 
 def test_a_custom_command_does_not_serve_the_app(sim):
-    c = sim.run(LAB_IMAGE, name="sleeper", ports={"80/tcp": None}, command=["/bin/busybox", "sleep", "3600"])
+    c = sim.run(
+        LAB_IMAGE, name="sleeper", ports={"80/tcp": None}, command=["/bin/busybox", "sleep", "3600"]
+    )
     assert c.port().published
     assert refused(c.port().host_port)
     with pytest.raises(ConnectionRefusedError):

@@ -69,7 +69,10 @@ def test_files(sim):
     code, hosts = out(sim, "x", "cat", "/etc/hosts")
     assert code == 0 and hosts.startswith("127.0.0.1\tlocalhost\n")
     assert hosts.endswith(f"172.17.0.2\t{c.id[:12]}\n")
-    assert out(sim, "x", "cat", "/nope") == (1, "cat: can't open '/nope': No such file or directory\n")
+    assert out(sim, "x", "cat", "/nope") == (
+        1,
+        "cat: can't open '/nope': No such file or directory\n",
+    )
     assert "nameserver 127.0.0.11" not in out(sim, "x", "cat", "/etc/resolv.conf")[1]
 
 
@@ -79,12 +82,19 @@ def test_ip_addr_lists_each_network_in_join_order(pair):
     assert re.findall(r"inet (\S+)", text) == ["127.0.0.1/8", "172.17.0.2/16", "172.18.0.3/16"]
     assert "link/ether 02:42:ac:11:00:02" in text and "eth1@if" in text
     assert "default via 172.17.0.1 dev eth0" in out(pair, "a", "ip", "route")[1]
-    assert out(pair, "a", "ifconfig", "eth1")[1].splitlines()[1].strip().startswith("inet addr:172.18.0.3")
+    assert (
+        out(pair, "a", "ifconfig", "eth1")[1]
+        .splitlines()[1]
+        .strip()
+        .startswith("inet addr:172.18.0.3")
+    )
 
 
 def test_names_resolve_on_user_networks_only(pair):
     code, text = out(pair, "a", "nslookup", "b")
-    assert code == 0 and "Server:\t\t127.0.0.11" in text and "Name:\tb\nAddress: 172.18.0.2\n" in text
+    assert (
+        code == 0 and "Server:\t\t127.0.0.11" in text and "Name:\tb\nAddress: 172.18.0.2\n" in text
+    )
     # By alias and by short ID, as Docker's embedded DNS answers.
     assert "Address: 172.18.0.3" in out(pair, "b", "nslookup", "web")[1]
     short = pair.container("a").id[:12]
@@ -114,10 +124,18 @@ def test_wget_gets_the_app_page_from_a_neighbour(pair):
     code, text = out(pair, "c", "wget", "-qO-", "http://172.17.0.2/")
     assert code == 0 and parse_page(text)["client_addr"].startswith("[::ffff:172.17.0.3]:")
     assert out(pair, "c", "wget", "-qO-", "http://172.17.0.2:81/") == (
-        1, "wget: can't connect to remote host (172.17.0.2): Connection refused\n")
+        1,
+        "wget: can't connect to remote host (172.17.0.2): Connection refused\n",
+    )
     assert out(pair, "c", "wget", "-qO-", "http://b/") == (1, "wget: bad address 'b'\n")
-    assert out(pair, "c", "wget", "-qO-", "-T", "2", "http://172.18.0.2/") == (1, "wget: download timed out\n")
-    assert out(pair, "a", "wget", "-qO-", "http://b/missing")[1] == "wget: server returned error: HTTP/1.1 404 Not Found\n"
+    assert out(pair, "c", "wget", "-qO-", "-T", "2", "http://172.18.0.2/") == (
+        1,
+        "wget: download timed out\n",
+    )
+    assert (
+        out(pair, "a", "wget", "-qO-", "http://b/missing")[1]
+        == "wget: server returned error: HTTP/1.1 404 Not Found\n"
+    )
 
 
 def test_a_stopped_neighbour_leaves_dns_and_its_address(pair):

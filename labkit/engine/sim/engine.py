@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 import warnings
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from labkit import app
 from labkit.engine._checks import check_name, check_ports, check_subnet
@@ -47,8 +47,8 @@ from labkit.errors import (
 from labkit.models import (
     Attachment,
     Container,
-    EngineInfo,
     Endpoint,
+    EngineInfo,
     Event,
     ExecResult,
     HttpReply,
@@ -139,8 +139,16 @@ class SimulatedEngine:
         # when the daemon starts (every start after the first); the very first start shows only
         # the subnet. The simulator shows the usual case.
         self._add_network(
-            NetworkRec(new_id(), "bridge", "bridge", created, options=dict(_BRIDGE_OPTIONS),
-                       pool=AddressPool(bridge_net), gateway_given=True, predefined=True)
+            NetworkRec(
+                new_id(),
+                "bridge",
+                "bridge",
+                created,
+                options=dict(_BRIDGE_OPTIONS),
+                pool=AddressPool(bridge_net),
+                gateway_given=True,
+                predefined=True,
+            )
         )
         self._add_network(NetworkRec(new_id(), "host", "host", created, predefined=True))
         self._add_network(NetworkRec(new_id(), "none", "null", created, predefined=True))
@@ -199,7 +207,9 @@ class SimulatedEngine:
     def ensure_lab_image(self, progress: Callable[[str], None] | None = None) -> str:
         self._check_open()
         if not self._image_built and progress is not None:
-            progress(f"The simulated engine provides the lab app image {LAB_IMAGE} (nothing to build)")
+            progress(
+                f"The simulated engine provides the lab app image {LAB_IMAGE} (nothing to build)"
+            )
         self._image_built = True
         return LAB_IMAGE
 
@@ -274,7 +284,8 @@ class SimulatedEngine:
             if name in self._names:
                 raise NameInUse(
                     f"The container name {name!r} is already in use",
-                    f"container {self._names[name][:12]} has that name; names are unique on an engine",
+                    f"container {self._names[name][:12]} has that name; names are unique on an "
+                    "engine",
                     "remove the old container (lab.cleanup()) or choose another name",
                 )
             mode = network or "default"
@@ -334,7 +345,7 @@ class SimulatedEngine:
                     raise NetworkNotFound(
                         f"Container {rec.name!r} cannot start: its network is gone",
                         f"network {net_id[:12]} was removed while the container was stopped",
-                        f"disconnect it (lab.disconnect(...)) or remove and run it again",
+                        "disconnect it (lab.disconnect(...)) or remove and run it again",
                     )
                 ep.endpoint_id = new_id()
                 if net.pool is not None:
@@ -363,7 +374,9 @@ class SimulatedEngine:
         rec.exit_code = 0
         rec.started_at = now_iso(time.time())
 
-    def _publish(self, rec: ContainerRec, port: int, proto: str, host_ip: str, fixed: int | None) -> int:
+    def _publish(
+        self, rec: ContainerRec, port: int, proto: str, host_ip: str, fixed: int | None
+    ) -> int:
         serve = (port, proto) == _APP_PORT and rec.cmd == _APP_CMD
 
         def probe(host_port: int, protocol: str) -> bool:
@@ -481,12 +494,16 @@ class SimulatedEngine:
             self._check_open()
             return self._model(self._find(ref))
 
-    def containers(self, *, labels: Mapping[str, str] | None = None, all: bool = True) -> list[Container]:
+    def containers(
+        self, *, labels: Mapping[str, str] | None = None, all: bool = True
+    ) -> list[Container]:
         with self._lock:
             self._check_open()
             wanted = dict(labels or {})
             found = []
-            for rec in reversed(list(self.container_recs.values())):  # newest first, like `docker ps`
+            for rec in reversed(
+                list(self.container_recs.values())
+            ):  # newest first, like `docker ps`
                 if not all and not rec.running:
                     continue
                 merged = {**_LabImage.labels(), **rec.labels}
@@ -578,7 +595,9 @@ class SimulatedEngine:
     def networks(self) -> list[Network]:
         with self._lock:
             self._check_open()
-            return sorted((self._net_model(n) for n in self.network_recs.values()), key=lambda n: n.name)
+            return sorted(
+                (self._net_model(n) for n in self.network_recs.values()), key=lambda n: n.name
+            )
 
     def network(self, ref: str) -> Network:
         with self._lock:
@@ -625,14 +644,21 @@ class SimulatedEngine:
                 if any(net_addr.overlaps(used) for used in in_use):
                     raise Conflict(
                         f"The subnet {subnet} for {name!r} overlaps a network that exists",
-                        "two networks on one host cannot share addresses (Pool overlaps with other one)",
-                        "choose another subnet (e.g. 172.30.0.0/16), or none and let the engine pick",
+                        "two networks on one host cannot share addresses (Pool overlaps with "
+                        "other one)",
+                        "choose another subnet (e.g. 172.30.0.0/16), or none and let the engine "
+                        "pick",
                     )
                 pool = AddressPool(net_addr, _gateway(gateway, net_addr))
                 gateway_given = gateway is not None
             net = NetworkRec(
-                new_id(), name, "bridge", now_iso(time.time()), labels=dict(labels or {}),
-                pool=pool, gateway_given=gateway_given,
+                new_id(),
+                name,
+                "bridge",
+                now_iso(time.time()),
+                labels=dict(labels or {}),
+                pool=pool,
+                gateway_given=gateway_given,
             )
             self._add_network(net)
             return self._net_model(net)
@@ -652,7 +678,8 @@ class SimulatedEngine:
             if aliases and not net.user_defined:
                 raise InvalidInput(
                     f"Cannot give {rec.name!r} aliases on network {net.name!r}",
-                    "network-scoped alias is supported only for containers in user defined networks",
+                    "network-scoped alias is supported only for containers in user defined "
+                    "networks",
                     "connect it without aliases, or use a network you created",
                 )
             names = [str(a) for a in aliases] + [rec.short_id] if net.user_defined else None
@@ -674,8 +701,10 @@ class SimulatedEngine:
             if net.driver == "host" or rec.network_mode == "host":
                 raise InvalidInput(
                     f"Cannot disconnect {rec.name!r} from network {net.name!r}",
-                    "container cannot be disconnected from host network or connected to host network",
-                    "a host-network container keeps the host's stack; remove it and run it on a bridge",
+                    "container cannot be disconnected from host network or connected to host "
+                    "network",
+                    "a host-network container keeps the host's stack; remove it and run it on a "
+                    "bridge",
                 )
             ep = rec.endpoints.get(net.id)
             if ep is None:
@@ -698,7 +727,9 @@ class SimulatedEngine:
                     "remove only networks you created",
                 )
             if net.members:
-                names = ", ".join(self.container_recs[c].name for c in net.members if c in self.container_recs)
+                names = ", ".join(
+                    self.container_recs[c].name for c in net.members if c in self.container_recs
+                )
                 raise NetworkInUse(
                     f"Network {net.name!r} still has containers attached",
                     f"network {net.name} id {net.id} has active endpoints ({names})",
@@ -709,7 +740,9 @@ class SimulatedEngine:
 
     # -- watching and the modelled network -----------------------------------------------------
 
-    def watch(self, callback: Callable[[Event], None], *, labels: Mapping[str, str] | None = None) -> Callable[[], None]:
+    def watch(
+        self, callback: Callable[[Event], None], *, labels: Mapping[str, str] | None = None
+    ) -> Callable[[], None]:
         """Deliver container events (create, start, kill, die, stop, restart, destroy, exec_*)
         to ``callback`` from a background thread, in order; return the function that stops it."""
         self._check_open()
@@ -756,14 +789,18 @@ class SimulatedEngine:
                 if pool is None or target not in pool.subnet:
                     continue
                 if target == pool.gateway:
-                    raise ConnectionRefusedError(errno.ECONNREFUSED, f"Connection refused ({host}:{port})")
+                    raise ConnectionRefusedError(
+                        errno.ECONNREFUSED, f"Connection refused ({host}:{port})"
+                    )
                 for cid in net.members:
                     rec = self.container_recs.get(cid)
                     ep = rec.endpoints.get(net.id) if rec else None
                     if rec is None or ep is None or ep.ip != target:
                         continue
                     if port != 80 or not self._serves_app(rec):
-                        raise ConnectionRefusedError(errno.ECONNREFUSED, f"Connection refused ({host}:{port})")
+                        raise ConnectionRefusedError(
+                            errno.ECONNREFUSED, f"Connection refused ({host}:{port})"
+                        )
                     low, high = self._ports.range
                     client = f"[::ffff:{pool.gateway}]:{random.randint(low, high)}"
                     latency = (time.perf_counter() - started) * 1000 + random.uniform(0.2, 0.6)
@@ -919,7 +956,8 @@ def _check_joinable(rec: ContainerRec, net: NetworkRec) -> None:
     if net.driver == "null" or rec.network_mode == "none":
         raise InvalidInput(
             f"Cannot connect {rec.name!r} to network {net.name!r}",
-            "container cannot be connected to multiple networks with one of the networks in private (none) mode",
+            "container cannot be connected to multiple networks with one of the networks in "
+            "private (none) mode",
             "a 'none' container has loopback only; run a new container on the network you want",
         )
 
@@ -935,5 +973,3 @@ def _host_nameserver(path: str = "/etc/resolv.conf") -> str:
     except OSError:
         pass
     return _FALLBACK_DNS
-
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from labkit.models import Event
 
@@ -34,7 +34,9 @@ class EventBus:
             self._next += 1
             self._watchers[key] = (callback, dict(labels or {}))
             if self._thread is None and not self._closed:
-                self._thread = threading.Thread(target=self._pump, name="labkit-sim-events", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._pump, name="labkit-sim-events", daemon=True
+                )
                 self._thread.start()
 
         def stop() -> None:

@@ -4,7 +4,8 @@ for containers created the way labkit's Docker backend creates them."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from labkit.engine.sim.state import ContainerRec, EndpointRec, NetworkRec
 
@@ -35,7 +36,9 @@ def ports_json(rec: ContainerRec) -> dict[str, Any]:
     for port, proto in rec.exposed:
         bindings = rec.published.get((port, proto))
         result[f"{port}/{proto}"] = (
-            [{"HostIp": ip, "HostPort": str(host_port)} for ip, host_port in bindings] if bindings else None
+            [{"HostIp": ip, "HostPort": str(host_port)} for ip, host_port in bindings]
+            if bindings
+            else None
         )
     return result
 
@@ -60,7 +63,9 @@ def endpoint_json(rec: ContainerRec, ep: EndpointRec, net: NetworkRec) -> dict[s
     }
 
 
-def container_json(rec: ContainerRec, networks: Mapping[str, NetworkRec], image_labels: Mapping[str, str]) -> dict[str, Any]:
+def container_json(
+    rec: ContainerRec, networks: Mapping[str, NetworkRec], image_labels: Mapping[str, str]
+) -> dict[str, Any]:
     """``docker inspect`` of one container; ``networks`` maps network IDs to their records."""
     cid = rec.id
     settings_networks: dict[str, Any] = {}
@@ -110,7 +115,8 @@ def container_json(rec: ContainerRec, networks: Mapping[str, NetworkRec], image_
         "HostConfig": _host_config(rec),
         "GraphDriver": {
             "Data": {
-                "LowerDir": f"{_LIB}/overlay2/{cid}-init/diff:{_LIB}/overlay2/{rec.image_id[7:]}/diff",
+                "LowerDir": f"{_LIB}/overlay2/{cid}-init/diff:{_LIB}/overlay2/{rec.image_id[7:]}"
+                "/diff",
                 "MergedDir": f"{_LIB}/overlay2/{cid}/merged",
                 "UpperDir": f"{_LIB}/overlay2/{cid}/diff",
                 "WorkDir": f"{_LIB}/overlay2/{cid}/work",
@@ -175,7 +181,9 @@ def _host_config(rec: ContainerRec) -> dict[str, Any]:
         "NetworkMode": rec.network_mode,
         # null when nothing is published: labkit's Docker backend then sends no bindings at all
         "PortBindings": {
-            f"{port}/{proto}": [{"HostIp": host_ip, "HostPort": str(host_port) if host_port else ""}]
+            f"{port}/{proto}": [
+                {"HostIp": host_ip, "HostPort": str(host_port) if host_port else ""}
+            ]
             for (port, proto), (host_ip, host_port) in rec.port_specs.items()
         }
         or None,
@@ -261,7 +269,9 @@ def network_json(net: NetworkRec, containers: Mapping[str, ContainerRec]) -> dic
             "Name": rec.name,
             "EndpointID": ep.endpoint_id,
             "MacAddress": ep.mac if ep.ip is not None else "",
-            "IPv4Address": f"{ep.ip}/{net.pool.subnet.prefixlen}" if ep.ip is not None and net.pool else "",
+            "IPv4Address": f"{ep.ip}/{net.pool.subnet.prefixlen}"
+            if ep.ip is not None and net.pool
+            else "",
             "IPv6Address": "",
         }
     return {

@@ -7,7 +7,7 @@ from __future__ import annotations
 import heapq
 import ipaddress
 import secrets
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from labkit.errors import InvalidInput
 
@@ -53,7 +53,8 @@ class SubnetAllocator:
         raise InvalidInput(
             "No free address pool for a new network",
             "could not find an available, non-overlapping IPv4 address pool among the defaults",
-            "remove networks you no longer need (lab.cleanup()) or give a subnet, e.g. '10.77.0.0/24'",
+            "remove networks you no longer need (lab.cleanup()) or give a subnet, e.g. "
+            "'10.77.0.0/24'",
         )
 
     def mark_used(self, subnet: IPv4Network) -> None:

@@ -14,7 +14,7 @@ import selectors
 import socket
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 __all__ = ["LISTEN_HOST", "SERVED_PATHS", "ListenerHub", "http_response", "not_found_page"]
 
@@ -43,12 +43,18 @@ def http_response(request: bytes, body: Callable[[], str]) -> bytes:
 
 def _error(code: int, reason: str, text: str) -> bytes:
     date = email.utils.formatdate(usegmt=True)
-    head = f"HTTP/1.1 {code} {reason}\r\nDate: {date}\r\nConnection: close\r\nContent-type: text/html\r\n\r\n"
+    head = (
+        f"HTTP/1.1 {code} {reason}\r\nDate: {date}\r\nConnection: close\r\n"
+        "Content-type: text/html\r\n\r\n"
+    )
     return (head + _error_page(code, reason, text)).encode()
 
 
 def _error_page(code: int, reason: str, text: str) -> str:
-    return f"<HTML><HEAD><TITLE>{code} {reason}</TITLE></HEAD>\n<BODY><H1>{code} {reason}</H1>\n{text}\n</BODY></HTML>\n"
+    return (
+        f"<HTML><HEAD><TITLE>{code} {reason}</TITLE></HEAD>\n"
+        f"<BODY><H1>{code} {reason}</H1>\n{text}\n</BODY></HTML>\n"
+    )
 
 
 def not_found_page() -> str:
@@ -146,7 +152,9 @@ class ListenerHub:
             self._wake_r, self._wake_w = socket.socketpair()
             self._wake_r.setblocking(False)
             self._selector.register(self._wake_r, selectors.EVENT_READ, None)
-            self._thread = threading.Thread(target=self._serve, name="labkit-sim-listeners", daemon=True)
+            self._thread = threading.Thread(
+                target=self._serve, name="labkit-sim-listeners", daemon=True
+            )
             self._thread.start()
         return self._selector
 

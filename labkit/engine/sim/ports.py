@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import errno
 import socket
-from typing import Callable
+from collections.abc import Callable
 
 from labkit.errors import PortInUse
 
@@ -79,7 +79,9 @@ class PortAllocator:
     def _hold(self, host_ip: str, port: int, protocol: str) -> None:
         self._held.setdefault((protocol, port), set()).add(host_ip or "0.0.0.0")
 
-    def allocate(self, host_ip: str = "0.0.0.0", protocol: str = "tcp", probe: Probe | None = None) -> int:
+    def allocate(
+        self, host_ip: str = "0.0.0.0", protocol: str = "tcp", probe: Probe | None = None
+    ) -> int:
         """The next free port after the last one given for this host IP and protocol.
 
         ``probe`` (default: try binding) says whether the machine lets us have the port; the
@@ -103,19 +105,23 @@ class PortAllocator:
             "remove containers you no longer need (lab.cleanup()) and try again",
         )
 
-    def reserve(self, port: int, host_ip: str = "0.0.0.0", protocol: str = "tcp", probe: Probe | None = None) -> int:
+    def reserve(
+        self, port: int, host_ip: str = "0.0.0.0", protocol: str = "tcp", probe: Probe | None = None
+    ) -> int:
         """Take a port the user named (``-p 8080:80``); PortInUse when it is taken."""
         shown = f"{host_ip or '0.0.0.0'}:{port}"
         if self._taken(host_ip, port, protocol):
             raise PortInUse(
                 f"Host port {port} is already allocated",
-                f"Bind for {shown} failed: port is already allocated (another container publishes it)",
+                f"Bind for {shown} failed: port is already allocated (another container publishes "
+                "it)",
                 "publish on another host port, or None for an ephemeral one (-p :80)",
             )
         if not (probe or self.probe)(port, protocol):
             raise PortInUse(
                 f"Host port {port} is already in use",
-                f"listen {protocol}4 {shown}: bind: address already in use (another program holds it)",
+                f"listen {protocol}4 {shown}: bind: address already in use (another program holds "
+                "it)",
                 "publish on another host port, or None for an ephemeral one (-p :80)",
             )
         self._hold(host_ip, port, protocol)

@@ -15,7 +15,8 @@ from __future__ import annotations
 import ipaddress
 import random
 import shlex
-from typing import Mapping, Protocol, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from labkit.app import APPLETS
@@ -29,8 +30,21 @@ PATH_PROGRAMS = ("busybox", *APPLETS)
 DNS_SERVER = "127.0.0.11"  # Docker's embedded DNS, inside every user-defined network
 
 _MODELLED = (
-    "hostname", "ip", "ifconfig", "route", "netstat", "ps", "ls", "cat", "nslookup", "ping", "wget",
-    "echo", "true", "false", "sh",
+    "hostname",
+    "ip",
+    "ifconfig",
+    "route",
+    "netstat",
+    "ps",
+    "ls",
+    "cat",
+    "nslookup",
+    "ping",
+    "wget",
+    "echo",
+    "true",
+    "false",
+    "sh",
 )
 # The static busybox applets on the engine's host (Debian busybox-static 1.35): real commands
 # the model does not cover say so instead of pretending they do not exist.
@@ -109,7 +123,11 @@ def _sh(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
         return ExecResult(0, "")  # an interactive shell without a terminal reads EOF and exits
     script = args[1]
     if any(token in script for token in ("|", ">", "<", "`", "$(")):
-        return ExecResult(2, "sh: pipes, redirections and substitutions are not modelled by labkit's simulated engine\n")
+        return ExecResult(
+            2,
+            "sh: pipes, redirections and substitutions are not modelled by labkit's simulated "
+            "engine\n",
+        )
     output, code = [], 0
     for part in script.replace("&&", ";").split(";"):
         try:
@@ -131,10 +149,16 @@ def _applet(rec: ContainerRec, words: list[str], world: World, *, shell: bool) -
     if applet == "busybox" and args:
         return _applet(rec, args, world, shell=shell)
     if applet not in _APPLETS:
-        return ExecResult(127, f"sh: {applet}: not found\n" if shell else f"{applet}: applet not found\n")
+        return ExecResult(
+            127, f"sh: {applet}: not found\n" if shell else f"{applet}: applet not found\n"
+        )
     handler = _HANDLERS.get(applet)
     if handler is None:
-        return ExecResult(127, f"{applet}: not modelled by labkit's simulated engine (it models: {', '.join(_MODELLED)})\n")
+        return ExecResult(
+            127,
+            f"{applet}: not modelled by labkit's simulated engine (it models: "
+            f"{', '.join(_MODELLED)})\n",
+        )
     return handler(rec, args, world)
 
 
@@ -161,7 +185,8 @@ def _ip(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
     if what in ("a", "addr", "address"):
         if "-o" in args:  # one line per address, as the app's CGI reads them
             lines = [
-                f"{ep.ifindex}: {dev}    inet {ep.ip}/{net.pool.subnet.prefixlen} brd {net.pool.subnet.broadcast_address} "
+                f"{ep.ifindex}: {dev}    inet {ep.ip}/{net.pool.subnet.prefixlen} brd "
+                f"{net.pool.subnet.broadcast_address} "
                 f"scope global {dev}\\       valid_lft forever preferred_lft forever\n"
                 for dev, ep, net in _interfaces(rec, world)
                 if net.pool is not None
@@ -177,7 +202,9 @@ def _ip(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
             if net.pool is not None:
                 lines.append(f"{net.pool.subnet} dev {dev} scope link  src {ep.ip} ")
         return ExecResult(0, "".join(line + "\n" for line in lines))
-    return ExecResult(1, "ip: only 'ip addr' and 'ip route' are modelled by labkit's simulated engine\n")
+    return ExecResult(
+        1, "ip: only 'ip addr' and 'ip route' are modelled by labkit's simulated engine\n"
+    )
 
 
 def _ip_addr(rec: ContainerRec, world: World) -> str:
@@ -192,9 +219,11 @@ def _ip_addr(rec: ContainerRec, world: World) -> str:
     for dev, ep, net in _interfaces(rec, world):
         assert net.pool is not None and ep.ip is not None
         text += (
-            f"{ep.ifindex}: {dev}@if{ep.ifindex + 1}: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500 qdisc noqueue \n"
+            f"{ep.ifindex}: {dev}@if{ep.ifindex + 1}: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> "
+            "mtu 1500 qdisc noqueue \n"
             f"    link/ether {ep.mac} brd ff:ff:ff:ff:ff:ff\n"
-            f"    inet {ep.ip}/{net.pool.subnet.prefixlen} brd {net.pool.subnet.broadcast_address} scope global {dev}\n"
+            f"    inet {ep.ip}/{net.pool.subnet.prefixlen} brd "
+            f"{net.pool.subnet.broadcast_address} scope global {dev}\n"
             "       valid_lft forever preferred_lft forever\n"
         )
     return text
@@ -210,7 +239,8 @@ def _ifconfig(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
         assert net.pool is not None
         blocks.append(
             f"{dev:<10}Link encap:Ethernet  HWaddr {ep.mac.upper()}  \n"
-            f"          inet addr:{ep.ip}  Bcast:{net.pool.subnet.broadcast_address}  Mask:{_mask(net.pool.subnet.prefixlen)}\n"
+            f"          inet addr:{ep.ip}  Bcast:{net.pool.subnet.broadcast_address}  "
+            f"Mask:{_mask(net.pool.subnet.prefixlen)}\n"
             "          UP BROADCAST RUNNING MULTICAST  MTU:1500  Metric:1\n"
             "          RX packets:0 errors:0 dropped:0 overruns:0 frame:0\n"
             "          TX packets:0 errors:0 dropped:0 overruns:0 carrier:0\n"
@@ -230,22 +260,32 @@ def _ifconfig(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
     if wanted:
         chosen = [b for b in blocks if b.split(" ", 1)[0] == wanted[0]]
         if not chosen:
-            return ExecResult(1, f"ifconfig: {wanted[0]}: error fetching interface information: Device not found\n")
+            return ExecResult(
+                1,
+                f"ifconfig: {wanted[0]}: error fetching interface information: Device not found\n",
+            )
         blocks = chosen
     return ExecResult(0, "".join(blocks))
 
 
 def _route_cmd(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
     numeric = "-n" in args
-    rows = ["Kernel IP routing table", "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface"]
+    rows = [
+        "Kernel IP routing table",
+        "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface",
+    ]
     ifaces = _interfaces(rec, world)
     if ifaces and ifaces[0][2].pool is not None:
         dest = "0.0.0.0" if numeric else "default"
-        rows.append(f"{dest:<16}{str(ifaces[0][2].pool.gateway):<16}0.0.0.0         UG    0      0        0 eth0")
+        rows.append(
+            f"{dest:<16}{str(ifaces[0][2].pool.gateway):<16}0.0.0.0         UG    0      0        "
+            "0 eth0"
+        )
     for dev, _ep, net in ifaces:
         assert net.pool is not None
         gw = "0.0.0.0" if numeric else "*"
-        rows.append(f"{str(net.pool.subnet.network_address):<16}{gw:<16}{_mask(net.pool.subnet.prefixlen):<16}U     0      0        0 {dev}")
+        dest, mask = str(net.pool.subnet.network_address), _mask(net.pool.subnet.prefixlen)
+        rows.append(f"{dest:<16}{gw:<16}{mask:<16}U     0      0        0 {dev}")
     return ExecResult(0, "".join(r + "\n" for r in rows))
 
 
@@ -255,9 +295,13 @@ def _netstat(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
         "Proto Recv-Q Send-Q Local Address           Foreign Address         State       ",
     ]
     if _on_user_network(rec, world):
-        rows.append(f"tcp        0      0 {DNS_SERVER + ':33441':<24}0.0.0.0:*               LISTEN      ")
+        rows.append(
+            f"tcp        0      0 {DNS_SERVER + ':33441':<24}0.0.0.0:*               LISTEN      "
+        )
     if world.serves_app(rec):
-        rows.append("tcp        0      0 :::80                   :::*                    LISTEN      ")
+        rows.append(
+            "tcp        0      0 :::80                   :::*                    LISTEN      "
+        )
     return ExecResult(0, "".join(r + "\n" for r in rows))
 
 
@@ -265,7 +309,11 @@ def _ps(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
     cmd = " ".join(rec.cmd)
     rows = ["PID   USER     COMMAND"]
     if rec.init:
-        rows += [f"    1 0        /sbin/docker-init -- {cmd}", f"    7 0        {cmd}", "   39 0        ps"]
+        rows += [
+            f"    1 0        /sbin/docker-init -- {cmd}",
+            f"    7 0        {cmd}",
+            "   39 0        ps",
+        ]
     else:
         rows += [f"    1 0        {cmd}", "   39 0        ps"]
     return ExecResult(0, "".join(r + "\n" for r in rows))
@@ -341,7 +389,7 @@ def _echo(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
 def _dns(rec: ContainerRec, name: str, world: World) -> IPv4 | None:
     """Docker's embedded DNS: running containers' names and aliases on the user-defined
     networks ``rec`` shares with them (the default bridge has no such DNS)."""
-    for _dev, ep, net in _interfaces(rec, world):
+    for _dev, _ep, net in _interfaces(rec, world):
         if not net.user_defined:
             continue
         for cid in net.members:
@@ -367,7 +415,9 @@ def _resolve(rec: ContainerRec, name: str, world: World) -> IPv4 | None:
     return _dns(rec, name, world)
 
 
-def _route(rec: ContainerRec, target: IPv4, world: World) -> tuple[str, ContainerRec | None, IPv4 | None]:
+def _route(
+    rec: ContainerRec, target: IPv4, world: World
+) -> tuple[str, ContainerRec | None, IPv4 | None]:
     """How a packet from ``rec`` to ``target`` fares: ("self" | "container" | "gateway" |
     "absent" | "isolated", the container answering, the source address it sees)."""
     if target.is_loopback:
@@ -391,7 +441,12 @@ def _route(rec: ContainerRec, target: IPv4, world: World) -> tuple[str, Containe
         for cid in net.members:
             other = world.container_recs.get(cid)
             other_ep = other.endpoints.get(net.id) if other else None
-            if other is not None and other_ep is not None and other_ep.ip == target and other.running:
+            if (
+                other is not None
+                and other_ep is not None
+                and other_ep.ip == target
+                and other.running
+            ):
                 return "container", other, source
         return "absent", None, source
     if host_mode:
@@ -407,13 +462,15 @@ def _nslookup(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
     server = DNS_SERVER if _on_user_network(rec, world) else world.host_nameserver
     head = f"Server:\t\t{server}\nAddress:\t{server}:53\n\n"
     if rec.network_mode == "none":
-        return ExecResult(1, f";; connection timed out; no servers could be reached\n\n")
+        return ExecResult(1, ";; connection timed out; no servers could be reached\n\n")
     address = _resolve(rec, name, world)
     if address is None:
         miss = f"** server can't find {name}: NXDOMAIN\n\n"
         return ExecResult(1, head + miss + miss)
     return ExecResult(
-        0, head + "Non-authoritative answer:\n\nNon-authoritative answer:\n" f"Name:\t{name}\nAddress: {address}\n\n"
+        0,
+        head + "Non-authoritative answer:\n\nNon-authoritative answer:\n"
+        f"Name:\t{name}\nAddress: {address}\n\n",
     )
 
 
@@ -441,13 +498,21 @@ def _ping(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
     head = f"PING {name} ({address}): 56 data bytes\n"
     if verdict in ("self", "container", "gateway"):
         times = [round(random.uniform(0.05, 0.4), 3) for _ in range(count)]
-        lines = "".join(f"64 bytes from {address}: seq={n} ttl=64 time={t:.3f} ms\n" for n, t in enumerate(times))
+        lines = "".join(
+            f"64 bytes from {address}: seq={n} ttl=64 time={t:.3f} ms\n"
+            for n, t in enumerate(times)
+        )
         stats = (
-            f"\n--- {name} ping statistics ---\n{count} packets transmitted, {count} packets received, 0% packet loss\n"
-            f"round-trip min/avg/max = {min(times):.3f}/{sum(times) / count:.3f}/{max(times):.3f} ms\n"
+            f"\n--- {name} ping statistics ---\n{count} packets transmitted, {count} packets "
+            "received, 0% packet loss\n"
+            f"round-trip min/avg/max = {min(times):.3f}/{sum(times) / count:.3f}/{max(times):.3f} "
+            "ms\n"
         )
         return ExecResult(0, head + lines + stats)
-    stats = f"\n--- {name} ping statistics ---\n{count} packets transmitted, 0 packets received, 100% packet loss\n"
+    stats = (
+        f"\n--- {name} ping statistics ---\n"
+        f"{count} packets transmitted, 0 packets received, 100% packet loss\n"
+    )
     return ExecResult(1, head + stats)
 
 
@@ -468,7 +533,9 @@ def _wget(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
             url = arg
         i += 1
     if not url:
-        return ExecResult(1, "BusyBox v1.35.0 multi-call binary.\n\nUsage: wget [-cqS] [-O FILE] URL\n")
+        return ExecResult(
+            1, "BusyBox v1.35.0 multi-call binary.\n\nUsage: wget [-cqS] [-O FILE] URL\n"
+        )
     parts = urlsplit(url if "://" in url else "http://" + url)
     if parts.scheme != "http":
         return ExecResult(1, f"wget: not an http or ftp url: {url}\n")
@@ -484,9 +551,13 @@ def _wget(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
     if verdict == "isolated":
         return ExecResult(1, "wget: download timed out\n")
     if verdict == "absent":
-        return ExecResult(1, f"wget: can't connect to remote host ({address}): Host is unreachable\n")
+        return ExecResult(
+            1, f"wget: can't connect to remote host ({address}): Host is unreachable\n"
+        )
     if other is None or port != 80 or not world.serves_app(other):
-        return ExecResult(1, f"wget: can't connect to remote host ({address}): Connection refused\n")
+        return ExecResult(
+            1, f"wget: can't connect to remote host ({address}): Connection refused\n"
+        )
     path = parts.path or "/"
     if path not in ("/", "/cgi-bin/index.cgi"):
         return ExecResult(1, "wget: server returned error: HTTP/1.1 404 Not Found\n")
