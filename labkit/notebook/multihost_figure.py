@@ -63,7 +63,7 @@ def packet_path_figure(model: TwoHosts | str) -> go.Figure:
             y=ys,
             mode="lines+markers+text",
             text=[h.device for h in hops],
-            textposition="bottom center",
+            textposition=["top center" if h.step in (2, 4) else "bottom center" for h in hops],
             marker={
                 "size": 16,
                 "color": ["#ef6c00" if h.encapsulated else "#1e88e5" for h in hops],
@@ -87,6 +87,14 @@ def packet_path_figure(model: TwoHosts | str) -> go.Figure:
             bordercolor=_LAYER_COLOUR[hd.layer],
             font={"size": 10, "color": "white" if hd.outer else "black"},
         )
+    top = 1.0 + 0.25 * (len(wire.headers) - 1) + 0.4
+    fig.add_annotation(
+        x=_X[3],
+        y=top + 0.3,
+        text="<i>on the wire, outermost header first</i>",
+        showarrow=False,
+        font={"size": 10},
+    )
     mode = model.mode
     extra = (
         f"{model.overhead()} bytes of encapsulation, container MTU {model.mtu()}"
@@ -94,9 +102,13 @@ def packet_path_figure(model: TwoHosts | str) -> go.Figure:
         else "no encapsulation, full MTU"
     )
     fig.update_layout(
-        title=f"SIMULATED — {mode.title}: web1 → web2 ({extra})",
+        title={
+            "text": f"SIMULATED — {mode.title}: web1 → web2 ({extra})",
+            "font": {"size": 14},
+            "x": 0.01,
+        },
         xaxis={"visible": False, "range": [-1, 9]},
-        yaxis={"visible": False, "range": [-1.6, 3.2]},
+        yaxis={"visible": False, "range": [-1.6, 3.5]},
         showlegend=False,
         height=430,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
@@ -108,27 +120,35 @@ def packet_path_figure(model: TwoHosts | str) -> go.Figure:
 def wire_headers_figure(modes: tuple[str, ...] = tuple(MODES)) -> go.Figure:
     """Bytes of header on the wire per mode, stacked by layer: the cost of each encapsulation."""
     models = [TwoHosts(m) for m in modes]
+    # One bar segment per header kind, in the order they sit on the wire (outermost first).
+    order: list[tuple[str, bool]] = []
+    for m in sorted(models, key=lambda m: -len(m.wire_headers())):
+        for h in m.wire_headers():
+            if (h.layer, h.outer) not in order:
+                order.append((h.layer, h.outer))
     fig = go.Figure()
-    for layer, colour in _LAYER_COLOUR.items():
-        for outer in (True, False):
-            sizes = [
-                sum(h.size for h in m.wire_headers() if h.layer == layer and h.outer == outer)
-                for m in models
-            ]
-            if not any(sizes):
-                continue
-            fig.add_trace(
-                go.Bar(
-                    y=[m.mode.title for m in models],
-                    x=sizes,
-                    orientation="h",
-                    name=f"{'outer' if outer else 'inner'} {layer}",
-                    marker={"color": colour, "opacity": 1.0 if outer else 0.45},
-                )
+    for layer, outer in order:
+        sizes = [
+            sum(h.size for h in m.wire_headers() if h.layer == layer and h.outer == outer)
+            for m in models
+        ]
+        fig.add_trace(
+            go.Bar(
+                y=[m.mode.title for m in models],
+                x=sizes,
+                orientation="h",
+                name=f"{'outer' if outer else 'inner'} {layer}",
+                marker={"color": _LAYER_COLOUR[layer], "opacity": 1.0 if outer else 0.45},
             )
+        )
     fig.update_layout(
         barmode="stack",
-        title="SIMULATED — headers on the wire per mode (bytes; outer = added by the encapsulation)",
+        legend={"traceorder": "normal"},
+        title={
+            "text": "SIMULATED — headers on the wire per mode (bytes; outer = added by the encapsulation)",
+            "font": {"size": 14},
+            "x": 0.01,
+        },
         height=320,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
         xaxis={"title": "bytes"},
