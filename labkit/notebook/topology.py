@@ -9,6 +9,7 @@ hanging off a network's bus line; a column longer than its cap ends in a "+N mor
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 import re
@@ -527,7 +528,10 @@ def _title(snap: Snapshot, diff: Sequence[Change]) -> str:
     if snap.info.simulated:
         title += " <span style='color:#8a5a00'>(SIMULATED)</span>"
     if diff:
-        shown = "; ".join(_esc(str(c)) for c in diff[:3])
+        shown = "; ".join(
+            _esc(str(dataclasses.replace(c, container=_short(c.container, snap.namespace))))
+            for c in diff[:3]
+        )
         more = f" (+{len(diff) - 3})" if len(diff) > 3 else ""
         style = f"font-size:12px;color:{_COLORS['changed']}"
         title += f"<br><span style='{style}'>changed: {shown}{more}</span>"

@@ -41,6 +41,7 @@ _CSS = """<style>
 .labkit-panel pre{background:#fafafa;border:1px solid #eee;padding:4px 6px;margin:2px 0;
   font-size:12px;  white-space:pre-wrap;max-height:9em;overflow:auto}
 .labkit-panel h4{margin:8px 0 2px 0;font-size:13px}
+.labkit-panel a{color:#1565c0;text-decoration:underline}
 </style>"""
 
 
@@ -178,7 +179,7 @@ class RestartPanel:
             started = time.perf_counter()
             self.lab.restart(self.name)
             self.timings["restart"] = time.perf_counter() - started
-            self._observe("restart")
+            self._observe("restart", since=started)
             self.timings["total"] = time.perf_counter() - started
 
         self._run(work)
@@ -239,7 +240,7 @@ class RestartPanel:
 
     # -- observing ----------------------------------------------------------------------------
 
-    def _observe(self, source: str) -> None:
+    def _observe(self, source: str, since: float | None = None) -> None:
         started = time.perf_counter()
         container = self.lab.container(self.name)
         probes = self.lab.probe(self.name, timeout=self.probe_timeout) if container.running else []
@@ -268,7 +269,7 @@ class RestartPanel:
                 {"output_type": "display_data", "data": mimebundle(self.figure), "metadata": {}},
             )
         port = obs.host_port if obs.host_port is not None else "—"
-        took = time.perf_counter() - started
+        took = time.perf_counter() - (since or started)
         self.status_html.value = _status(
             f"{source}: host port {port}, IP {obs.ip or '—'} ({took:.2f} s)"
         )
@@ -381,7 +382,9 @@ def _port_html(c: Container) -> str:
     frame = port_table(c)
     if frame.empty:
         return "<i>No ports: this container publishes nothing (host or none network?)</i>"
-    return frame.drop(columns=["container"]).to_html(index=False, na_rep="—", border=0, escape=True)
+    frame = frame.drop(columns=["container"]).astype(object)
+    frame = frame.where(frame.notna(), "—")  # to_html's na_rep skips pandas' <NA>
+    return frame.to_html(index=False, border=0, escape=True, classes="labkit-ports")
 
 
 def _probes_html(lab: Lab, probes: list[ProbeResult], c: Container) -> str:
@@ -404,7 +407,8 @@ def _probes_html(lab: Lab, probes: list[ProbeResult], c: Container) -> str:
             "</tr>"
         )
     table = (
-        "<table><tr><th>probe</th><th>target</th><th>outcome</th><th>time</th><th>Server IP</th>"
+        '<table class="labkit-probes"><tr><th>probe</th><th>target</th><th>outcome</th>'
+        "<th>time</th><th>Server IP</th>"
         "<th>open in your browser</th><th>detail</th></tr>" + "".join(rows) + "</table>"
     )
     reply = next((p for p in probes if p.body), None)
@@ -447,7 +451,7 @@ def _history_html(history: list[Observation]) -> str:
         ip_changed = before is not None and before.ip != o.ip
         port = "—" if o.host_port is None else str(o.host_port)
         rows.append(
-            "<tr>"
+            f'<tr data-host-port="{html.escape(port)}">'
             f"<td>{html.escape(o.time)}</td><td>{html.escape(o.source)}</td><td>{html.escape(o.status)}</td>"
             f'<td class="{"moved" if moved else ""}">{html.escape(port)}</td>'
             f'<td class="{"moved" if ip_changed else ""}">{html.escape(o.ip or "—")}</td>'
@@ -458,6 +462,7 @@ def _history_html(history: list[Observation]) -> str:
     return (
         "<h4>History (one row per observation)</h4>"
         + more
-        + "<table><tr><th>time</th><th>what</th><th>status</th><th>host port</th><th>IP</th>"
+        + '<table class="labkit-history"><tr><th>time</th><th>what</th><th>status</th>'
+        "<th>host port</th><th>IP</th>"
         "<th>via host port</th><th>via bridge IP</th></tr>" + "".join(rows) + "</table>"
     )
