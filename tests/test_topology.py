@@ -250,12 +250,15 @@ def test_focus_keeps_a_container_visible_in_a_summarised_column():
     assert f"container:{last}" in layout(dataclasses.replace(snap, focus=(last,))).node_ids()
 
 
-def test_snapshot_of_a_lab(sim_lab):
-    sim_lab.start_app("myapp2")
-    snap = snapshot(sim_lab, route=True)
-    assert [c.name for c in snap.containers] == [sim_lab.name("myapp2")]
+def test_snapshot_of_a_lab(lab):
+    lab.start_app("myapp2")
+    snap = snapshot(lab, route=True)
+    # Only this lab's container is drawn: never a bystander's, even on a shared engine.
+    assert [c.name for c in snap.containers] == [lab.name("myapp2")]
     assert {"bridge", "host", "none"} <= {n.name for n in snap.networks}
     g = layout(snap)
-    node = next(n for n in g.nodes if n.id == f"container:{sim_lab.name('myapp2')}")
+    node = next(n for n in g.nodes if n.id == f"container:{lab.name('myapp2')}")
     assert "<b>myapp2</b>" in node.label  # the namespace prefix is hidden
-    assert g.edge_set("port") and g.edge_set("route")
+    port = snap.containers[0].port(80).host_port
+    assert {label for _, _, label in g.edge_set("port")} == {f"127.0.0.1:{port} → 80/tcp"}
+    assert g.edge_set("route")

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from labkit.errors import EngineUnavailable
 from labkit.models import ProbeResult
 from labkit.notebook.widgets import RestartPanel
 
@@ -205,3 +206,30 @@ def test_panel_displays_as_a_widget(sim_lab, threaded):
     bundle = panel._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     panel.close()
+
+
+class _DeadEngine:
+    """An engine that stopped answering (dockerd stopped mid-lesson)."""
+
+    kind = "docker"
+
+    def __getattr__(self, name):
+        def refuse(*args, **kwargs):
+            raise EngineUnavailable(
+                "No Docker engine answers", "dockerd is not running", "start Docker and re-run"
+            )
+
+        return refuse
+
+
+def test_an_engine_that_stopped_answering_is_one_line_not_a_traceback(sim_lab):
+    real, sim_lab.engine = sim_lab.engine, _DeadEngine()
+    try:
+        panel = RestartPanel(sim_lab, "myapp2", threaded=False)
+        assert panel.error_text == (
+            "No Docker engine answers: dockerd is not running → start Docker and re-run"
+        )
+        panel.watch_toggle.value = True  # watching a dead engine fails inside the panel too
+        assert panel.watch_toggle.value is False and "No Docker engine" in panel.error_text
+    finally:
+        sim_lab.engine = real

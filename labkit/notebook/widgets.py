@@ -338,7 +338,10 @@ class RestartPanel:
                     self._busy = False
 
     def _title_html(self) -> str:
-        info = self.lab.engine.info()
+        try:
+            info = self.lab.engine.info()
+        except LabkitError:  # the first observation will say what is wrong, in one line
+            return f"<b>{html.escape(self.lab.name(self.name))}</b>"
         badge = (
             ' <span style="color:#8a5a00;font-weight:bold">SIMULATED ENGINE</span>'
             if info.simulated
