@@ -507,7 +507,7 @@ class SimulatedEngine:
                 if not all and not rec.running:
                     continue
                 merged = {**_LabImage.labels(), **rec.labels}
-                if all_match(merged, wanted):
+                if _all_match(merged, wanted):
                     found.append(self._model(rec, summary=True))
             return found
 
@@ -893,7 +893,7 @@ class SimulatedEngine:
         )
 
 
-def all_match(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
+def _all_match(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in wanted.items())
 
 
