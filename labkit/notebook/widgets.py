@@ -42,6 +42,8 @@ _CSS = """<style>
   font-size:12px;  white-space:pre-wrap;max-height:9em;overflow:auto}
 .labkit-panel h4{margin:8px 0 2px 0;font-size:13px}
 .labkit-panel a{color:#1565c0;text-decoration:underline}
+.labkit-panel td{white-space:nowrap}
+.labkit-panel td:last-child{white-space:normal}
 </style>"""
 
 
