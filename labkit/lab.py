@@ -34,6 +34,8 @@ SESSION_LABEL = "labkit.session"
 NAMESPACE_LABEL = "labkit.namespace"
 STEP_LABEL = "labkit.step"
 _RESERVED = "labkit."
+# Lab containers resolve through the engine only: a name lookup never leaves this machine.
+LAB_DNS = ("127.0.0.1",)
 
 
 def default_namespace() -> str:
@@ -131,7 +133,8 @@ class Lab:
         ports = None if network in ("host", "none") else {"80/tcp": port}
         net = self._net_name(network)
         return self.engine.run(
-            image, name=self.name(name), ports=ports, network=net, labels=self.labels(step), init=True
+            image, name=self.name(name), ports=ports, network=net, labels=self.labels(step), init=True,
+            dns=LAB_DNS,
         )
 
     def container(self, name: str) -> Container:

@@ -52,7 +52,11 @@ class Engine(Protocol):
         init: bool = True,
         command: Sequence[str] | None = None,
         hostname: str | None = None,
-    ) -> Container: ...
+        dns: Sequence[str] | None = None,
+    ) -> Container:
+        """``docker run -d``. ``dns`` sets the container's resolvers (labkit passes 127.0.0.1 so
+        a lab's name lookups never leave the machine; container names still resolve through
+        the engine's embedded DNS on user-defined networks)."""
 
     def container(self, ref: str) -> Container: ...
 

@@ -109,9 +109,10 @@ class DockerEngine:
                 ) from exc
             if "no such image" in text.lower():
                 raise _image_missing(image) from exc
-            if network and ("network" in text.lower() or not container):
+            named = re.search(r"network (\S+) not found", text)
+            if (network and ("network" in text.lower() or not container)) or named:
                 raise NetworkNotFound(
-                    f"No network {network!r}",
+                    f"No network {network or named.group(1)!r}",
                     "the engine has no network of that name or ID",
                     "list them with `docker network ls` (labkit: lab.networks())",
                 ) from exc
@@ -131,8 +132,12 @@ class DockerEngine:
         text = _explanation(exc)
         low = text.lower()
         c, n = container or "the container", network or "the network"
+        if "allocate gateway" in low:
+            return InvalidInput(
+                f"Invalid gateway for {n!r}", "the gateway must be a host address inside the subnet", "leave it out and let the engine pick .1"
+            )
         if "port is already allocated" in low or "address already in use" in low:
-            port = re.search(r":(\d+): bind", text)
+            port = re.search(r"(?:Bind for \S*?:|:)(\d+)(?:: bind| failed)", text)
             return PortInUse(
                 f"Host port {port.group(1) if port else '?'} for {c!r} is already in use",
                 "another process or container holds it",
@@ -261,6 +266,7 @@ class DockerEngine:
         init: bool = True,
         command: Sequence[str] | None = None,
         hostname: str | None = None,
+        dns: Sequence[str] | None = None,
     ) -> Container:
         check_name(name)
         bindings = check_ports(ports)
@@ -274,7 +280,8 @@ class DockerEngine:
         api = self.client.api
         with self._translate(container=name, network=network or "", image=image):
             host_config = api.create_host_config(
-                port_bindings=port_map or None, init=init, network_mode=network or None
+                port_bindings=port_map or None, init=init, network_mode=network or None,
+                dns=list(dns) if dns else None,
             )
             # The low-level create never pulls: an unknown image is an error, not a long wait.
             created = api.create_container(

@@ -274,6 +274,7 @@ class SimulatedEngine:
         init: bool = True,
         command: Sequence[str] | None = None,
         hostname: str | None = None,
+        dns: Sequence[str] | None = None,
     ) -> Container:
         check_name(name)
         specs = check_ports(ports)
@@ -313,6 +314,7 @@ class SimulatedEngine:
                 init=init,
                 cmd=list(command) if command else list(_APP_CMD),
                 hostname=host_name,
+                dns=list(dns) if dns else None,
             )
             aliases = [cid[:12]] if net.user_defined else None
             rec.endpoints[net.id] = EndpointRec(net.id, aliases=aliases)

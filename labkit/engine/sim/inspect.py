@@ -194,7 +194,7 @@ def _host_config(rec: ContainerRec) -> dict[str, Any]:
         "CapAdd": None,
         "CapDrop": None,
         "CgroupnsMode": "host",
-        "Dns": None,
+        "Dns": rec.dns,
         "DnsOptions": None,
         "DnsSearch": None,
         "ExtraHosts": None,

@@ -72,6 +72,7 @@ class ContainerRec:
     init: bool
     cmd: list[str]
     hostname: str
+    dns: list[str] | None = None  # HostConfig.Dns
     status: str = "created"
     pid: int = 0
     exit_code: int = 0
