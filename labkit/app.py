@@ -26,16 +26,29 @@ ips=$($bb ip -o -4 addr show scope global 2>/dev/null | $bb awk '{split($4, a, "
 first=$(echo "$ips" | $bb head -n 1)
 echo "Content-Type: text/plain; charset=utf-8"
 echo ""
-echo "%(title)s"
+echo "{title}"
 echo "Server IP: ${first:-none}"
 echo "All IPs: $(echo $ips)"
 echo "Hostname: $($bb hostname)"
 echo "Client: ${REMOTE_ADDR}:${REMOTE_PORT}"
-""" % {"title": PAGE_TITLE}
+""".replace("{title}", PAGE_TITLE)
 
 # Commands a student may `docker exec` in the app container, as in the lab's mycontainer image.
 APPLETS = (
-    "sh", "ip", "ifconfig", "route", "ping", "nslookup", "wget", "nc", "timeout", "hostname", "cat", "ls", "ps", "netstat",
+    "sh",
+    "ip",
+    "ifconfig",
+    "route",
+    "ping",
+    "nslookup",
+    "wget",
+    "nc",
+    "timeout",
+    "hostname",
+    "cat",
+    "ls",
+    "ps",
+    "netstat",
 )
 
 _CMD = '["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]'
@@ -54,7 +67,9 @@ CMD {_CMD}
 """
 
 
-def render_page(server_ip: str, hostname: str, client: str, all_ips: list[str] | None = None) -> str:
+def render_page(
+    server_ip: str, hostname: str, client: str, all_ips: list[str] | None = None
+) -> str:
     """The body the lab app answers with; the simulator serves exactly this."""
     ips = " ".join(all_ips if all_ips is not None else [server_ip])
     return (
@@ -84,7 +99,7 @@ def static_busybox() -> Path | None:
 def _is_static(path: Path) -> bool:
     # A dynamically linked ELF names its interpreter (ld-linux) in a PT_INTERP header.
     try:
-        head = path.read_bytes()[:1 << 16]
+        head = path.read_bytes()[: 1 << 16]
     except OSError:
         return False
     return head[:4] == b"\x7fELF" and b"ld-linux" not in head and b"/lib/ld-" not in head

@@ -15,9 +15,9 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from labkit.connect import choose
 from labkit.lab import Lab
@@ -51,20 +51,28 @@ def median_time(action: Callable[[], object], repeats: int) -> float:
 
 
 def _cli(*args: str) -> str:
-    return subprocess.run(["docker", *args], check=True, capture_output=True, text=True, timeout=120).stdout
+    return subprocess.run(
+        ["docker", *args], check=True, capture_output=True, text=True, timeout=120
+    ).stdout
 
 
 def bench_restart(lab: Lab, repeats: int, real: bool) -> Figure:
     app = lab.start_app("bench-restart")
     fig = Figure("restart + ports + probe both ways (lab app)", target="ratio <= 1.0")
-    fig.labkit_s = median_time(lambda: (lab.restart("bench-restart"), lab.probe("bench-restart")), repeats)
+    fig.labkit_s = median_time(
+        lambda: (lab.restart("bench-restart"), lab.probe("bench-restart")), repeats
+    )
     if real and shutil.which("docker"):
+
         def cli_round() -> None:
             _cli("restart", app.name)
             port = _cli("port", app.name, "80").splitlines()[0].rsplit(":", 1)[1]
             urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read()
 
-        fig.baseline, fig.baseline_s = "docker restart + docker port + one GET (CLI)", median_time(cli_round, repeats)
+        fig.baseline, fig.baseline_s = (
+            "docker restart + docker port + one GET (CLI)",
+            median_time(cli_round, repeats),
+        )
     return fig
 
 
@@ -78,15 +86,29 @@ def bench_port_tables(lab: Lab, sizes: list[int], repeats: int, real: bool) -> l
         running = n
         names = [c.name for c in lab.containers() if c.name.startswith(lab.name("bench-"))]
         labkit_s = median_time(lambda: port_table(lab.containers()), repeats)
-        fig = Figure(f"port table of {n} containers", labkit_s=labkit_s, target=">= 20x vs CLI, >= 5x vs reloads at 100")
+        fig = Figure(
+            f"port table of {n} containers",
+            labkit_s=labkit_s,
+            target=">= 20x vs CLI, >= 5x vs reloads at 100",
+        )
         if real and shutil.which("docker"):
             fig.baseline = "docker port, once per container (CLI)"
-            fig.baseline_s = median_time(lambda: [_cli("port", name) for name in names], max(1, repeats // 2))
-            fig.extra["sdk_reload_each_s"] = median_time(lambda: _sdk_reload_each(names), repeats)
+            fig.baseline_s = median_time(
+                lambda names=names: [_cli("port", name) for name in names], max(1, repeats // 2)
+            )
+            fig.extra["sdk_reload_each_s"] = _round(
+                median_time(lambda names=names: _sdk_reload_each(names), repeats)
+            )
             fig.extra["speedup_vs_cli"] = round(fig.baseline_s / labkit_s, 1)
-            fig.extra["speedup_vs_sdk_reloads"] = round(fig.extra["sdk_reload_each_s"] / labkit_s, 1)
+            fig.extra["speedup_vs_sdk_reloads"] = round(
+                fig.extra["sdk_reload_each_s"] / labkit_s, 1
+            )
         figures.append(fig)
     return figures
+
+
+def _round(seconds: float) -> float:
+    return round(seconds, 4)
 
 
 def _sdk_reload_each(names: list[str]) -> list:
@@ -114,17 +136,28 @@ def bench_import(repeats: int) -> Figure:
 
 
 def bench_topology(sizes: list[int], repeats: int) -> list[Figure]:
-    try:
-        from labkit.notebook import topology
-    except ImportError:
-        return []
+    """Figures built from real snapshots of a simulated lab spread over up to 10 networks."""
+    from labkit.engine.sim import SimulatedEngine
+    from labkit.notebook.topology import snapshot, topology_figure
+
     figures = []
     for n in sizes:
-        snap = topology.synthetic_snapshot(containers=n, networks=min(10, max(1, n // 20)))
-        seconds = median_time(lambda: topology.figure(snap), repeats)
-        size = len(topology.figure(snap).to_json())
+        engine = SimulatedEngine(reason="benchmark")
+        lab = Lab(engine, namespace="bench")
+        nets = [lab.create_network(f"net{i}").name for i in range(min(10, max(1, n // 20)))]
+        for i in range(n):
+            lab.start_app(f"c{i:03d}", network=nets[i % len(nets)])
+        snap = snapshot(lab)
+        seconds = median_time(lambda snap=snap: topology_figure(snap), repeats)
+        size = len(topology_figure(snap).to_json())
+        engine.close()
         figures.append(
-            Figure(f"topology figure, {n} containers", labkit_s=seconds, target="< 0.3 s at 200; JSON < 1 MB", extra={"json_bytes": size})
+            Figure(
+                f"topology figure, {n} containers / {len(nets)} networks",
+                labkit_s=seconds,
+                target="< 0.3 s at 200; JSON < 1 MB",
+                extra={"json_bytes": size},
+            )
         )
     return figures
 
@@ -142,7 +175,11 @@ def bench_sim_cycles(cycles: int) -> Figure:
         engine.remove(name)
     seconds = time.perf_counter() - started
     engine.close()
-    return Figure(f"simulated engine: {cycles} run+restart cycles", labkit_s=seconds, target="about a second per 1,000")
+    return Figure(
+        f"simulated engine: {cycles} run+restart cycles",
+        labkit_s=seconds,
+        target="about a second per 1,000",
+    )
 
 
 def bench_notebooks(engine_kind: str) -> Figure | None:
@@ -155,31 +192,50 @@ def bench_notebooks(engine_kind: str) -> Figure | None:
     from nbclient import NotebookClient
 
     env_before = dict(os.environ)
-    os.environ.update(LABKIT_ENGINE=engine_kind, LABKIT_AUTO_ANSWER="1", LABKIT_NAMESPACE=f"bench{uuid.uuid4().hex[:6]}")
+    os.environ.update(
+        LABKIT_ENGINE=engine_kind,
+        LABKIT_AUTO_ANSWER="1",
+        LABKIT_NAMESPACE=f"bench{uuid.uuid4().hex[:6]}",
+    )
     started = time.perf_counter()
     try:
         for path in notebooks:
             nb = nbformat.read(path, as_version=4)
-            NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": "notebooks"}}).execute()
+            NotebookClient(
+                nb,
+                timeout=300,
+                kernel_name="python3",
+                resources={"metadata": {"path": "notebooks"}},
+            ).execute()
     finally:
         os.environ.clear()
         os.environ.update(env_before)
     target = "sim < 30 s" if engine_kind == "sim" else "real engine < 90 s"
-    return Figure(f"all {len(notebooks)} notebooks executed ({engine_kind})", labkit_s=time.perf_counter() - started, target=target)
+    return Figure(
+        f"all {len(notebooks)} notebooks executed ({engine_kind})",
+        labkit_s=time.perf_counter() - started,
+        target=target,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="labkit bench")
-    parser.add_argument("--quick", action="store_true", help="small N, few repeats: keeps the benchmark working in CI")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small N, few repeats: keeps the benchmark working in CI",
+    )
     parser.add_argument("--json", default="bench-results/bench.json")
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else 7
     sizes = [5, 10] if args.quick else [10, 100, 300]
     engine, why = choose()
     real = not engine.info().simulated
-    print(f"labkit bench on {engine.info().description} ({why}){'' if real else ' — no CLI baselines on the simulator'}")
+    print(
+        f"labkit bench on {engine.info().description} ({why}){'' if real else ' — no CLI baselines on the simulator'}"
+    )
     lab = Lab(engine, namespace=f"bench{uuid.uuid4().hex[:6]}")
     figures: list[Figure] = []
     try:
@@ -191,15 +247,23 @@ def main(argv: list[str] | None = None) -> int:
     figures += bench_topology([10, 100, 200] if not args.quick else [10, 50], repeats)
     figures.append(bench_sim_cycles(100 if args.quick else 1000))
     if not args.quick:
-        for kind in (["sim", "docker"] if real else ["sim"]):
+        for kind in ["sim", "docker"] if real else ["sim"]:
             nb = bench_notebooks(kind)
             if nb:
                 figures.append(nb)
     _print(figures)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"engine": engine.info().description, "quick": args.quick,
-                               "figures": [{**asdict(f), "ratio": f.ratio} for f in figures]}, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "engine": engine.info().description,
+                "quick": args.quick,
+                "figures": [{**asdict(f), "ratio": f.ratio} for f in figures],
+            },
+            indent=2,
+        )
+    )
     print(f"\nwritten to {out}")
     return 0
 
@@ -210,7 +274,9 @@ def _print(figures: list[Figure]) -> None:
         base = f"{f.baseline_s:9.4f}" if f.baseline_s else f"{'—':>9}"
         ratio = f"{f.ratio:7.3f}" if f.ratio is not None else f"{'—':>7}"
         notes = ", ".join(f"{k}={v}" for k, v in f.extra.items())
-        print(f"{f.name:<48} {f.labkit_s:9.4f} {base} {ratio}  {f.baseline or ''}{' · ' if f.baseline and notes else ''}{notes}  [{f.target}]")
+        print(
+            f"{f.name:<48} {f.labkit_s:9.4f} {base} {ratio}  {f.baseline or ''}{' · ' if f.baseline and notes else ''}{notes}  [{f.target}]"
+        )
 
 
 if __name__ == "__main__":

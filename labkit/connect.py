@@ -32,11 +32,15 @@ def choose() -> tuple[Engine, str]:
     except EngineUnavailable as exc:
         if wanted == "docker":
             raise EngineUnavailable(
-                exc.what, exc.why, "start Docker, or unset LABKIT_ENGINE to use the simulated engine"
+                exc.what,
+                exc.why,
+                "start Docker, or unset LABKIT_ENGINE to use the simulated engine",
             ) from exc
         why = f"no Docker engine answered ({exc.why})"
         return _sim(why), why
-    return engine, "a Docker engine answered" + (" (LABKIT_ENGINE=docker)" if wanted == "docker" else "")
+    return engine, "a Docker engine answered" + (
+        " (LABKIT_ENGINE=docker)" if wanted == "docker" else ""
+    )
 
 
 def connect(*, verbose: bool = False) -> Engine:
@@ -50,7 +54,9 @@ def _docker() -> Engine:
     try:
         from labkit.engine.docker import DockerEngine
     except ImportError as exc:  # the SDK is a dependency, but a broken install should still teach
-        raise EngineUnavailable("The Docker SDK for Python is not installed", str(exc), "pip install docker") from exc
+        raise EngineUnavailable(
+            "The Docker SDK for Python is not installed", str(exc), "pip install docker"
+        ) from exc
     # Ping with a short time-out so a dead DOCKER_HOST costs ~2 s, not the SDK's 60 s.
     DockerEngine(timeout=PING_TIMEOUT).ping()
     return DockerEngine()

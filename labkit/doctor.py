@@ -38,14 +38,18 @@ def diagnose() -> Report:
     add(f"engine         {info.description} ({why})")
     if os.environ.get("DOCKER_HOST"):
         add(f"DOCKER_HOST    {os.environ['DOCKER_HOST']}")
-    add(f"bridge IPs     {'reachable' if info.bridge_reachable else 'not reachable'}: {info.bridge_reason}")
+    add(
+        f"bridge IPs     {'reachable' if info.bridge_reachable else 'not reachable'}: {info.bridge_reason}"
+    )
     forward = {True: "on (1)", False: "off (0)", None: "unknown here"}[info.ip_forward]
     add(f"ip_forward     {forward}")
     low, high = info.port_range
     add(f"ephemeral ports {low}–{high} (ip_local_port_range)")
     if info.kind == "docker":
         busybox = static_busybox()
-        how = f"FROM scratch with {busybox}" if busybox else "on busybox:1.36, pulled from a registry"
+        how = (
+            f"FROM scratch with {busybox}" if busybox else "on busybox:1.36, pulled from a registry"
+        )
         try:
             engine.ensure_lab_image()
             add(f"lab app image  ready ({how})")
@@ -53,7 +57,9 @@ def diagnose() -> Report:
             report.ok = False
             add(f"lab app image  ✗ cannot be built ({how}): {exc.message}")
     prefix = host.proxy_prefix()
-    add(f"browser links  {'through jupyter-server-proxy at ' + prefix + 'proxy/<port>/' if prefix else 'http://localhost:<port>/'}")
+    add(
+        f"browser links  {'through jupyter-server-proxy at ' + prefix + 'proxy/<port>/' if prefix else 'http://localhost:<port>/'}"
+    )
     mode = "simulated engine" if info.simulated else "real engine"
     if report.ok:
         report.brief = f"labkit: the course runs on the {mode}: {info.description}"

@@ -9,8 +9,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 from labkit.models import EngineInfo
@@ -111,7 +112,9 @@ def default_gateway(subnet: str, driver: str) -> str:
         return ""
 
 
-def _bridge_reachability(local: bool, flavour: str, rootless: bool, bridge: str) -> tuple[bool, str]:
+def _bridge_reachability(
+    local: bool, flavour: str, rootless: bool, bridge: str
+) -> tuple[bool, str]:
     if not local:
         return False, (
             "the engine runs on another machine: its bridge network lives there, and this machine "

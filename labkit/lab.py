@@ -12,8 +12,8 @@ import getpass
 import os
 import re
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 from labkit import probe as _probe
 from labkit.engine.base import Engine, PortSpec
@@ -27,7 +27,15 @@ from labkit.errors import (
 )
 from labkit.models import Container, Network, ProbeResult
 
-__all__ = ["Lab", "CleanupPlan", "OWNER_LABEL", "NAMESPACE_LABEL", "SESSION_LABEL", "STEP_LABEL", "default_namespace"]
+__all__ = [
+    "Lab",
+    "CleanupPlan",
+    "OWNER_LABEL",
+    "NAMESPACE_LABEL",
+    "SESSION_LABEL",
+    "STEP_LABEL",
+    "default_namespace",
+]
 
 OWNER_LABEL = "labkit.owner"
 SESSION_LABEL = "labkit.session"
@@ -76,7 +84,13 @@ class Lab:
     """One student's lab on one engine: ``Lab(engine=SimulatedEngine())`` or ``Lab()`` to pick
     the engine with ``labkit.connect()``."""
 
-    def __init__(self, engine: Engine | None = None, *, namespace: str | None = None, session: str | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        *,
+        namespace: str | None = None,
+        session: str | None = None,
+    ) -> None:
         if engine is None:
             from labkit.connect import connect
 
@@ -133,7 +147,12 @@ class Lab:
         ports = None if network in ("host", "none") else {"80/tcp": port}
         net = self._net_name(network)
         return self.engine.run(
-            image, name=self.name(name), ports=ports, network=net, labels=self.labels(step), init=True,
+            image,
+            name=self.name(name),
+            ports=ports,
+            network=net,
+            labels=self.labels(step),
+            init=True,
             dns=LAB_DNS,
         )
 
@@ -148,7 +167,9 @@ class Lab:
 
     def containers(self) -> list[Container]:
         """This student's lab containers (one engine round trip)."""
-        return self.engine.containers(labels={OWNER_LABEL: "labkit", NAMESPACE_LABEL: self.namespace})
+        return self.engine.containers(
+            labels={OWNER_LABEL: "labkit", NAMESPACE_LABEL: self.namespace}
+        )
 
     def _owned_container(self, name: str) -> Container:
         found = self.container(name)
@@ -192,7 +213,11 @@ class Lab:
     def network(self, name: str) -> Network:
         """A network by short lab name, or any network by full name or ID (bridge, host, none)."""
         try:
-            return self.engine.network(self.name(name)) if name not in ("bridge", "host", "none") else self.engine.network(name)
+            return (
+                self.engine.network(self.name(name))
+                if name not in ("bridge", "host", "none")
+                else self.engine.network(name)
+            )
         except NetworkNotFound:
             if self.name(name) == name:
                 raise
@@ -224,19 +249,28 @@ class Lab:
 
     # -- cleanup ---------------------------------------------------------------------------------
 
-    def cleanup(self, *, dry_run: bool = False, all_namespaces: bool = False, session_only: bool = False) -> CleanupPlan:
+    def cleanup(
+        self, *, dry_run: bool = False, all_namespaces: bool = False, session_only: bool = False
+    ) -> CleanupPlan:
         """Remove labkit's containers and networks in this namespace (or all, for an instructor;
         or only this Lab's session, for a notebook that removes just what it created).
 
         Selected by label, never by name pattern: a user's own objects are never touched.
         """
-        wanted = {OWNER_LABEL: "labkit"} if all_namespaces else {OWNER_LABEL: "labkit", NAMESPACE_LABEL: self.namespace}
+        wanted = (
+            {OWNER_LABEL: "labkit"}
+            if all_namespaces
+            else {OWNER_LABEL: "labkit", NAMESPACE_LABEL: self.namespace}
+        )
         if session_only:
             wanted[SESSION_LABEL] = self.session
         # Both labels, always: owner alone could come from somewhere else (an image's labels).
-        containers = [c for c in self.engine.containers(labels=wanted) if NAMESPACE_LABEL in c.labels]
+        containers = [
+            c for c in self.engine.containers(labels=wanted) if NAMESPACE_LABEL in c.labels
+        ]
         networks = [
-            n for n in self.engine.networks()
+            n
+            for n in self.engine.networks()
             if NAMESPACE_LABEL in n.labels and all(n.labels.get(k) == v for k, v in wanted.items())
         ]
         plan = CleanupPlan(

@@ -22,9 +22,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from labkit.errors import LabHostError
 
@@ -52,7 +53,9 @@ def available() -> tuple[bool, str]:
         return False, "real lab hosts need Linux network namespaces"
     if os.geteuid() != 0:
         return False, "building network namespaces and engines needs root"
-    missing = [tool for tool in ("ip", "iptables", "nsenter", "dockerd") if shutil.which(tool) is None]
+    missing = [
+        tool for tool in ("ip", "iptables", "nsenter", "dockerd") if shutil.which(tool) is None
+    ]
     if missing:
         return False, f"missing tools: {', '.join(missing)}"
     return True, "root on Linux with ip, iptables, nsenter and dockerd"
@@ -96,16 +99,22 @@ class LabHosts:
 
     @property
     def built(self) -> bool:
-        return self.state_file.exists() and all(
-            Path(h.netns_path).exists() for h in self.hosts.values()
-        ) and all(self._engine_answers(a) for a in AGENT_BRIDGES)
+        return (
+            self.state_file.exists()
+            and all(Path(h.netns_path).exists() for h in self.hosts.values())
+            and all(self._engine_answers(a) for a in AGENT_BRIDGES)
+        )
 
     # -- building --------------------------------------------------------------------------------
 
-    def build(self, progress: Callable[[str], None] | None = None) -> "LabHosts":
+    def build(self, progress: Callable[[str], None] | None = None) -> LabHosts:
         ok, why = available()
         if not ok:
-            raise LabHostsUnavailable("Real lab hosts cannot be built here", why, "the course uses the local engine or the simulator instead")
+            raise LabHostsUnavailable(
+                "Real lab hosts cannot be built here",
+                why,
+                "the course uses the local engine or the simulator instead",
+            )
         say = progress or (lambda _msg: None)
         if self.built:
             return self
@@ -145,7 +154,11 @@ class LabHosts:
     def _forward_rule(self) -> None:
         # The root engine sets FORWARD to DROP and bridged frames pass through iptables
         # (bridge-nf-call-iptables): let frames between the lab hosts cross the lab bridge.
-        chain = "DOCKER-USER" if _run(["iptables", "-n", "-L", "DOCKER-USER"], check=False).returncode == 0 else "FORWARD"
+        chain = (
+            "DOCKER-USER"
+            if _run(["iptables", "-n", "-L", "DOCKER-USER"], check=False).returncode == 0
+            else "FORWARD"
+        )
         rule = [chain, "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT"]
         self._record(kind="iptables", rule=rule)
         if _run(["iptables", "-C", *rule], check=False).returncode != 0:
@@ -153,7 +166,13 @@ class LabHosts:
 
     def _paths(self, agent: str) -> dict[str, Path]:
         base = self.root / agent
-        return {"base": base, "data": base / "data", "exec": base / "exec", "pid": base / "docker.pid", "sock": base / "docker.sock"}
+        return {
+            "base": base,
+            "data": base / "data",
+            "exec": base / "exec",
+            "pid": base / "docker.pid",
+            "sock": base / "docker.sock",
+        }
 
     def socket_url(self, agent: str) -> str:
         return f"unix://{self._paths(agent)['sock']}"
@@ -179,10 +198,20 @@ class LabHosts:
         _remove_stale_pidfile(paths["pid"])
         host = self.hosts[agent]
         command = [
-            "nsenter", f"--net={host.netns_path}", "dockerd",
-            "--data-root", str(paths["data"]), "--exec-root", str(paths["exec"]),
-            "--pidfile", str(paths["pid"]), "-H", self.socket_url(agent),
-            "-H", f"tcp://{host.address}:2375", f"--bip={AGENT_BRIDGES[agent]}",
+            "nsenter",
+            f"--net={host.netns_path}",
+            "dockerd",
+            "--data-root",
+            str(paths["data"]),
+            "--exec-root",
+            str(paths["exec"]),
+            "--pidfile",
+            str(paths["pid"]),
+            "-H",
+            self.socket_url(agent),
+            "-H",
+            f"tcp://{host.address}:2375",
+            f"--bip={AGENT_BRIDGES[agent]}",
         ]
         log = open(paths["base"] / "dockerd.log", "ab")
         # A session of its own: the engine outlives neither teardown nor a crash unnoticed.
@@ -195,7 +224,11 @@ class LabHosts:
                 return
             time.sleep(0.25)
         log = (self._paths(agent)["base"] / "dockerd.log").read_text(errors="replace")[-400:]
-        raise LabHostError(f"{agent}'s Docker engine did not start within {timeout:g} s", log.strip().splitlines()[-1] if log else "no log", "run teardown() and build() again")
+        raise LabHostError(
+            f"{agent}'s Docker engine did not start within {timeout:g} s",
+            log.strip().splitlines()[-1] if log else "no log",
+            "run teardown() and build() again",
+        )
 
     # -- using the hosts -------------------------------------------------------------------------
 
@@ -232,7 +265,11 @@ class LabHosts:
         if mode not in ("none", "host-gw", "vxlan"):
             from labkit.errors import InvalidInput
 
-            raise InvalidInput(f"Unknown mode {mode!r}", "agents link by 'host-gw' or 'vxlan', or 'none'", "pick one of those three")
+            raise InvalidInput(
+                f"Unknown mode {mode!r}",
+                "agents link by 'host-gw' or 'vxlan', or 'none'",
+                "pick one of those three",
+            )
         for agent in AGENT_BRIDGES:
             self.delete_route(agent, _container_subnet(_other(agent)))
             self.run(agent, "ip", "link", "del", "vxlan0", check=False)
@@ -241,8 +278,25 @@ class LabHosts:
             if mode == "host-gw":
                 self.add_route(agent, _container_subnet(peer), self.hosts[peer].address)
             elif mode == "vxlan":
-                self.run(agent, "ip", "link", "add", "vxlan0", "type", "vxlan", "id", "42", "dstport", str(VXLAN_PORT),
-                         "local", self.hosts[agent].address, "remote", self.hosts[peer].address, "dev", "eth1")
+                self.run(
+                    agent,
+                    "ip",
+                    "link",
+                    "add",
+                    "vxlan0",
+                    "type",
+                    "vxlan",
+                    "id",
+                    "42",
+                    "dstport",
+                    str(VXLAN_PORT),
+                    "local",
+                    self.hosts[agent].address,
+                    "remote",
+                    self.hosts[peer].address,
+                    "dev",
+                    "eth1",
+                )
                 self.run(agent, "ip", "addr", "add", f"{VXLAN[agent]}/24", "dev", "vxlan0")
                 self.run(agent, "ip", "link", "set", "vxlan0", "up")
                 self.add_route(agent, _container_subnet(peer), VXLAN[peer])
@@ -328,7 +382,11 @@ def _container_subnet(agent: str) -> str:
 def _run(command: list[str], check: bool = True) -> subprocess.CompletedProcess:
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     if check and done.returncode != 0:
-        raise LabHostError(f"`{' '.join(command)}` failed", (done.stderr or done.stdout).strip()[:200], "run teardown() and build() again")
+        raise LabHostError(
+            f"`{' '.join(command)}` failed",
+            (done.stderr or done.stdout).strip()[:200],
+            "run teardown() and build() again",
+        )
     return done
 
 

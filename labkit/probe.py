@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import errno
 import http.client
-import socket
 import time
 
 from labkit.app import parse_page
@@ -21,7 +20,9 @@ DEFAULT_TIMEOUT = 1.5
 MAX_BODY = 64 * 1024
 
 
-def probe(engine: Engine, container: Container, port: int = 80, *, timeout: float = DEFAULT_TIMEOUT) -> list[ProbeResult]:
+def probe(
+    engine: Engine, container: Container, port: int = 80, *, timeout: float = DEFAULT_TIMEOUT
+) -> list[ProbeResult]:
     """Both ways in, as the lab text tries them: the published host port, then the bridge IP."""
     if not container.running:
         # An exited or crash-looping app is reported as such, not as a probe time-out.
@@ -38,26 +39,54 @@ def probe_host_port(
     binding = container.port(port)
     if binding is None or not binding.published:
         return ProbeResult(
-            via="host-port", target="-", url="", outcome=Outcome.ERROR,
+            via="host-port",
+            target="-",
+            url="",
+            outcome=Outcome.ERROR,
             detail=f"{container.name} publishes no host port for {port}/tcp",
         )
     host_port = binding.host_port or binding.ipv6_host_port
-    return probe_address(engine, _published_host(engine, binding.host_ip), int(host_port), via="host-port", timeout=timeout)
+    return probe_address(
+        engine,
+        _published_host(engine, binding.host_ip),
+        int(host_port),
+        via="host-port",
+        timeout=timeout,
+    )
 
 
 def probe_bridge_ip(
-    engine: Engine, container: Container, port: int = 80, *, network: str | None = None,
+    engine: Engine,
+    container: Container,
+    port: int = 80,
+    *,
+    network: str | None = None,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> ProbeResult:
     att = container.attachment(network)
     if att is None or not att.ip:
-        why = "it is not running" if not container.running else f"it has no IP on {network or 'any network'}"
-        return ProbeResult(via="bridge-ip", target="-", url="", outcome=Outcome.ERROR, detail=f"{container.name} has no bridge IP: {why}")
+        why = (
+            "it is not running"
+            if not container.running
+            else f"it has no IP on {network or 'any network'}"
+        )
+        return ProbeResult(
+            via="bridge-ip",
+            target="-",
+            url="",
+            outcome=Outcome.ERROR,
+            detail=f"{container.name} has no bridge IP: {why}",
+        )
     return probe_address(engine, att.ip, port, via="bridge-ip", timeout=timeout)
 
 
 def probe_address(
-    engine: Engine | None, host: str, port: int, *, via: str = "address", timeout: float = DEFAULT_TIMEOUT
+    engine: Engine | None,
+    host: str,
+    port: int,
+    *,
+    via: str = "address",
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> ProbeResult:
     """GET http://host:port/ — answered by the engine's model when it owns the address."""
     url = f"http://{_bracket(host)}:{port}/"
@@ -69,16 +98,36 @@ def probe_address(
             return _result(via, target, url, modelled, started, simulated=True)
         status, body = _get(host, port, timeout)
     except ConnectionRefusedError:
-        return _failed(via, target, url, Outcome.REFUSED, started, "connection refused: nothing listens there")
-    except (socket.timeout, TimeoutError):
-        return _failed(via, target, url, Outcome.TIMEOUT, started, f"no answer within {timeout:g} s")
+        return _failed(
+            via, target, url, Outcome.REFUSED, started, "connection refused: nothing listens there"
+        )
+    except TimeoutError:
+        return _failed(
+            via, target, url, Outcome.TIMEOUT, started, f"no answer within {timeout:g} s"
+        )
     except (http.client.HTTPException, UnicodeError) as exc:
-        return _failed(via, target, url, Outcome.NOT_HTTP, started, f"the reply is not HTTP ({type(exc).__name__})")
+        return _failed(
+            via,
+            target,
+            url,
+            Outcome.NOT_HTTP,
+            started,
+            f"the reply is not HTTP ({type(exc).__name__})",
+        )
     except OSError as exc:
         if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EADDRNOTAVAIL):
-            return _failed(via, target, url, Outcome.UNREACHABLE, started, "no route to that address from here")
+            return _failed(
+                via, target, url, Outcome.UNREACHABLE, started, "no route to that address from here"
+            )
         if exc.errno in (errno.ECONNRESET, errno.EPIPE):
-            return _failed(via, target, url, Outcome.NOT_HTTP, started, "the connection was reset before a reply")
+            return _failed(
+                via,
+                target,
+                url,
+                Outcome.NOT_HTTP,
+                started,
+                "the connection was reset before a reply",
+            )
         return _failed(via, target, url, Outcome.ERROR, started, exc.strerror or str(exc))
     reply = HttpReply(status=status, body=body, latency_ms=(time.perf_counter() - started) * 1000)
     return _result(via, target, url, reply, started, simulated=False)
@@ -94,7 +143,11 @@ def _get(host: str, port: int, timeout: float) -> tuple[int, str]:
         while size < MAX_BODY:
             if time.monotonic() > deadline:
                 raise TimeoutError("slow reply")
-            chunk = response.read1(MAX_BODY - size) if hasattr(response, "read1") else response.read(MAX_BODY - size)
+            chunk = (
+                response.read1(MAX_BODY - size)
+                if hasattr(response, "read1")
+                else response.read(MAX_BODY - size)
+            )
             if not chunk:
                 break
             chunks.append(chunk)
@@ -105,32 +158,53 @@ def _get(host: str, port: int, timeout: float) -> tuple[int, str]:
     return response.status, raw.decode("utf-8", errors="replace")
 
 
-def _result(via: str, target: str, url: str, reply: HttpReply, started: float, *, simulated: bool) -> ProbeResult:
+def _result(
+    via: str, target: str, url: str, reply: HttpReply, started: float, *, simulated: bool
+) -> ProbeResult:
     fields = parse_page(reply.body)
     latency = reply.latency_ms if simulated else (time.perf_counter() - started) * 1000
     detail = f"HTTP {reply.status}" + (" (answered by the simulated engine)" if simulated else "")
     return ProbeResult(
-        via=via, target=target, url=url,
+        via=via,
+        target=target,
+        url=url,
         outcome=Outcome.OK if 200 <= reply.status < 400 else Outcome.ERROR,
-        status=reply.status, latency_ms=round(latency, 2),
-        server_ip=fields.get("server_ip"), hostname=fields.get("hostname"),
-        client_addr=fields.get("client_addr"), body=reply.body[:MAX_BODY],
-        simulated=simulated, detail=detail,
+        status=reply.status,
+        latency_ms=round(latency, 2),
+        server_ip=fields.get("server_ip"),
+        hostname=fields.get("hostname"),
+        client_addr=fields.get("client_addr"),
+        body=reply.body[:MAX_BODY],
+        simulated=simulated,
+        detail=detail,
     )
 
 
 def _not_running(container: Container, via: str) -> ProbeResult:
-    how = f"exited with code {container.exit_code}" if container.status == "exited" else container.status
+    how = (
+        f"exited with code {container.exit_code}"
+        if container.status == "exited"
+        else container.status
+    )
     return ProbeResult(
-        via=via, target="-", url="", outcome=Outcome.NOT_RUNNING,
+        via=via,
+        target="-",
+        url="",
+        outcome=Outcome.NOT_RUNNING,
         detail=f"{container.name} is not running ({how}): start it again, and read its logs if it keeps stopping",
     )
 
 
-def _failed(via: str, target: str, url: str, outcome: str, started: float, detail: str) -> ProbeResult:
+def _failed(
+    via: str, target: str, url: str, outcome: str, started: float, detail: str
+) -> ProbeResult:
     return ProbeResult(
-        via=via, target=target, url=url, outcome=outcome,
-        latency_ms=round((time.perf_counter() - started) * 1000, 2), detail=detail,
+        via=via,
+        target=target,
+        url=url,
+        outcome=outcome,
+        latency_ms=round((time.perf_counter() - started) * 1000, 2),
+        detail=detail,
     )
 
 

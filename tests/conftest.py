@@ -119,7 +119,9 @@ def docker_cli(docker_engine):
         unavailable("docker", "the docker CLI is not installed")
 
     def run(*args: str) -> str:
-        return subprocess.run([path, *args], check=True, capture_output=True, text=True, timeout=60).stdout
+        return subprocess.run(
+            [path, *args], check=True, capture_output=True, text=True, timeout=60
+        ).stdout
 
     return run
 
@@ -141,11 +143,15 @@ def bystanders(request):
     image = engine.ensure_lab_image()
     tag = uuid.uuid4().hex[:6]
     net = engine.create_network(f"bystander-net-{tag}")
-    box = engine.run(image, name=f"bystander-{tag}", ports={"80/tcp": ("127.0.0.1", None)}, network=net.name)
+    box = engine.run(
+        image, name=f"bystander-{tag}", ports={"80/tcp": ("127.0.0.1", None)}, network=net.name
+    )
     yield box
     try:
         after = engine.container(box.id)
-        assert after.status == "running" and after.id == box.id, "labkit touched a container it did not create"
+        assert after.status == "running" and after.id == box.id, (
+            "labkit touched a container it did not create"
+        )
         assert engine.network(net.id).id == net.id
     finally:
         engine.remove(box.id)

@@ -31,16 +31,33 @@ class PrivateDockerd:
         # Its own bridge, in the RFC 2544 test range that only this machine's tests use.
         self.bridge = f"lkd{os.getpid() % 100000}{next(_counter)}"
         subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=True)
-        subprocess.run(["ip", "addr", "add", f"198.18.{250 - next(_subnets) % 40}.1/24", "dev", self.bridge], check=True)
+        subprocess.run(
+            ["ip", "addr", "add", f"198.18.{250 - next(_subnets) % 40}.1/24", "dev", self.bridge],
+            check=True,
+        )
         subprocess.run(["ip", "link", "set", self.bridge, "up"], check=True)
 
     def start(self) -> None:
         log = open(self.root / "dockerd.log", "ab")
         self.proc = subprocess.Popen(
-            ["dockerd", "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
-             "--pidfile", str(self.root / "docker.pid"), "-H", self.url,
-             f"--bridge={self.bridge}", "--iptables=false", "--ip-masq=false", "--ip-forward=false"],
-            stdout=log, stderr=log, start_new_session=True,
+            [
+                "dockerd",
+                "--data-root",
+                str(self.root / "data"),
+                "--exec-root",
+                str(self.root / "exec"),
+                "--pidfile",
+                str(self.root / "docker.pid"),
+                "-H",
+                self.url,
+                f"--bridge={self.bridge}",
+                "--iptables=false",
+                "--ip-masq=false",
+                "--ip-forward=false",
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 30
         from labkit.engine.docker import DockerEngine
@@ -53,7 +70,9 @@ class PrivateDockerd:
                 if self.proc.poll() is not None:
                     break
                 time.sleep(0.2)
-        raise RuntimeError(f"private dockerd did not start: {(self.root / 'dockerd.log').read_text()[-500:]}")
+        raise RuntimeError(
+            f"private dockerd did not start: {(self.root / 'dockerd.log').read_text()[-500:]}"
+        )
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.proc and self.proc.poll() is None:

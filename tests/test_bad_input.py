@@ -53,7 +53,11 @@ def test_unknown_network(lab):
 
 
 def test_unknown_image(lab):
-    raises(errors.ImageNotFound, lambda: lab.engine.run("nope/nothing:1", name=lab.name("x")), "nope/nothing:1")
+    raises(
+        errors.ImageNotFound,
+        lambda: lab.engine.run("nope/nothing:1", name=lab.name("x")),
+        "nope/nothing:1",
+    )
     assert lab.containers() == [], "a failed run leaves nothing behind"
 
 
@@ -71,13 +75,19 @@ def test_network_name_in_use(lab):
 # -- ports -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ports", [{"0/tcp": None}, {"80/tcp": 70000}, {"99999": None}, {"80/tcp": -1}])
+@pytest.mark.parametrize(
+    "ports", [{"0/tcp": None}, {"80/tcp": 70000}, {"99999": None}, {"80/tcp": -1}]
+)
 def test_port_out_of_range(lab, ports):
     raises(errors.InvalidPort, lambda: lab.engine.run(LAB_IMAGE, name=lab.name("p"), ports=ports))
 
 
 def test_port_of_the_wrong_type(lab):
-    raises(errors.InvalidPort, lambda: lab.engine.run(LAB_IMAGE, name=lab.name("p"), ports={"80/tcp": "eighty"}), "eighty")
+    raises(
+        errors.InvalidPort,
+        lambda: lab.engine.run(LAB_IMAGE, name=lab.name("p"), ports={"80/tcp": "eighty"}),
+        "eighty",
+    )
 
 
 def test_host_port_already_in_use(lab):
@@ -88,7 +98,12 @@ def test_host_port_already_in_use(lab):
         taken = holder.getsockname()[1]
         raises(
             errors.PortInUse,
-            lambda: lab.engine.run(LAB_IMAGE, name=lab.name("p"), ports={"80/tcp": ("127.0.0.1", taken)}, labels=lab.labels()),
+            lambda: lab.engine.run(
+                LAB_IMAGE,
+                name=lab.name("p"),
+                ports={"80/tcp": ("127.0.0.1", taken)},
+                labels=lab.labels(),
+            ),
             str(taken),
         )
     assert lab.containers() == [], "the failed start is removed"
@@ -97,7 +112,13 @@ def test_host_port_already_in_use(lab):
 def test_publishing_on_the_host_network_warns_and_discards(lab):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        app = lab.engine.run(LAB_IMAGE, name=lab.name("h"), network="host", ports={"80/tcp": None}, labels=lab.labels())
+        app = lab.engine.run(
+            LAB_IMAGE,
+            name=lab.name("h"),
+            network="host",
+            ports={"80/tcp": None},
+            labels=lab.labels(),
+        )
     assert any(HOST_PORTS_DISCARDED in str(w.message) for w in caught)
     assert not [p for p in app.ports if p.published]
     lab.remove("h")
@@ -146,7 +167,11 @@ def test_removing_a_builtin_network_is_refused(lab):
 
 
 def test_invalid_subnet(lab):
-    raises(errors.InvalidInput, lambda: lab.create_network("labnet", subnet="172.30.0.1/16"), "172.30.0.1/16")
+    raises(
+        errors.InvalidInput,
+        lambda: lab.create_network("labnet", subnet="172.30.0.1/16"),
+        "172.30.0.1/16",
+    )
 
 
 def test_overlapping_subnet(lab):
@@ -211,7 +236,9 @@ def test_unknown_labkit_engine(monkeypatch):
     raises(errors.InvalidInput, choose, "kubernetes")
 
 
-@pytest.mark.parametrize("value", ["unix:///nonexistent/docker.sock", "tcp://127.0.0.1:9", "bogus://what"])
+@pytest.mark.parametrize(
+    "value", ["unix:///nonexistent/docker.sock", "tcp://127.0.0.1:9", "bogus://what"]
+)
 def test_bad_docker_host_forced(monkeypatch, value):
     monkeypatch.setenv("LABKIT_ENGINE", "docker")
     monkeypatch.setenv("DOCKER_HOST", value)

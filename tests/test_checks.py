@@ -26,7 +26,15 @@ def test_port_specs_normalise():
 
 @pytest.mark.parametrize(
     "ports",
-    [{"0/tcp": None}, {"70000": None}, {"80/tcp": 99999}, {"80/xyz": None}, {"80": "http"}, {"80": ("nohost", 1)}, {"80": (1,)}],
+    [
+        {"0/tcp": None},
+        {"70000": None},
+        {"80/tcp": 99999},
+        {"80/xyz": None},
+        {"80": "http"},
+        {"80": ("nohost", 1)},
+        {"80": (1,)},
+    ],
 )
 def test_bad_ports_are_invalid_port(ports):
     with pytest.raises(InvalidPort):

@@ -11,13 +11,23 @@ import pytest
 
 def labkit(*args: str, **env: str) -> subprocess.CompletedProcess:
     full = {**os.environ, **env}
-    return subprocess.run([sys.executable, "-m", "labkit.cli", *args], env=full, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "labkit.cli", *args],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_doctor_on_the_simulator_says_what_the_course_can_show():
     done = labkit("doctor", LABKIT_ENGINE="sim")
     assert done.returncode == 0, done.stderr
-    assert "Simulated" in done.stdout and "ip_forward" in done.stdout and "ephemeral ports" in done.stdout
+    assert (
+        "Simulated" in done.stdout
+        and "ip_forward" in done.stdout
+        and "ephemeral ports" in done.stdout
+    )
 
 
 def test_doctor_with_a_forced_missing_engine_fails_with_the_remedy():

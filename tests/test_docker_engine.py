@@ -37,7 +37,9 @@ def test_restart_moves_the_port_and_old_port_is_refused(docker_lab):
     new_port = after.port(80).host_port
     assert new_port != old_port, "Docker's allocator hands out the next port after a restart"
     assert port_table(docker_lab.container("myapp2")).loc[0, "host port"] == new_port
-    stale = probe_address(docker_lab.engine, "127.0.0.1", old_port, via="old host port", timeout=1.5)
+    stale = probe_address(
+        docker_lab.engine, "127.0.0.1", old_port, via="old host port", timeout=1.5
+    )
     assert stale.outcome == Outcome.REFUSED and stale.latency_ms < 1000
     via_port, via_bridge = docker_lab.probe("myapp2")
     assert via_port.ok and via_bridge.ok
@@ -47,7 +49,9 @@ def test_restart_moves_the_port_and_old_port_is_refused(docker_lab):
 def test_lab_app_restarts_without_the_sigterm_wait(docker_lab, docker_cli):
     app = docker_lab.start_app("myapp2")
     inspect = json.loads(docker_cli("inspect", app.name))[0]
-    assert inspect["HostConfig"]["Init"] is True, "tini as PID 1 forwards SIGTERM: restart in ~0.3 s"
+    assert inspect["HostConfig"]["Init"] is True, (
+        "tini as PID 1 forwards SIGTERM: restart in ~0.3 s"
+    )
 
 
 def test_building_twice_reuses_the_image(docker_engine, docker_cli):
@@ -84,14 +88,16 @@ def test_user_network_with_two_containers_matches_the_cli(docker_lab, docker_cli
     _assert_endpoints_match(table, raw)
     listed = networks_table(docker_lab.networks())
     row = listed[listed["NAME"] == net.name].iloc[0]
-    assert row["containers"] == 2 and row["DRIVER"] == "bridge" and row["NETWORK ID"] == raw["Id"][:12]
+    assert (
+        row["containers"] == 2 and row["DRIVER"] == "bridge" and row["NETWORK ID"] == raw["Id"][:12]
+    )
 
 
 def _assert_endpoints_match(table, raw: dict) -> None:
     expected = sorted(
         (ep["Name"], ep["IPv4Address"], ep["MacAddress"]) for ep in raw["Containers"].values()
     )
-    assert sorted(zip(table["container"], table["IPv4"], table["MAC"])) == expected
+    assert sorted(zip(table["container"], table["IPv4"], table["MAC"], strict=True)) == expected
 
 
 def test_name_resolution_on_a_user_network_not_on_the_default_bridge(docker_lab):
@@ -140,7 +146,9 @@ def test_port_table_for_many_containers_is_one_round_trip(docker_lab, monkeypatc
     api = docker_lab.engine.client.api
     calls = []
     original = api._get
-    monkeypatch.setattr(api, "_get", lambda url, *a, **k: calls.append(url) or original(url, *a, **k))
+    monkeypatch.setattr(
+        api, "_get", lambda url, *a, **k: calls.append(url) or original(url, *a, **k)
+    )
     table = port_table(docker_lab.containers())
     assert len(table) == 3 and table["host port"].notna().all()
     assert len(calls) == 1

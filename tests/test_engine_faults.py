@@ -32,8 +32,14 @@ def test_stopped_engine_fails_fast_then_recovers_in_the_same_process(private_doc
     assert app.running
 
     private_dockerd.stop()  # as `systemctl stop docker` does
-    for call in (engine.ping, lab.containers, lambda: lab.container("myapp2"), lambda: lab.restart("myapp2"),
-                 engine.networks, lambda: lab.start_app("other", network="none")):
+    for call in (
+        engine.ping,
+        lab.containers,
+        lambda: lab.container("myapp2"),
+        lambda: lab.restart("myapp2"),
+        engine.networks,
+        lambda: lab.start_app("other", network="none"),
+    ):
         error = _fails_fast(call)
         assert "LABKIT_ENGINE=sim" in error.fix and "start the engine" in error.fix
 
@@ -65,8 +71,11 @@ def test_engine_restarted_while_lab_containers_run(private_dockerd):
 def test_a_container_that_exits_at_once_is_reported_not_timed_out(docker_lab):
     image = docker_lab.engine.ensure_lab_image()
     docker_lab.engine.run(
-        image, name=docker_lab.name("dies"), command=["/bin/busybox", "false"],
-        ports={"80/tcp": ("127.0.0.1", None)}, labels=docker_lab.labels("faults"),
+        image,
+        name=docker_lab.name("dies"),
+        command=["/bin/busybox", "false"],
+        ports={"80/tcp": ("127.0.0.1", None)},
+        labels=docker_lab.labels("faults"),
     )
     deadline = time.monotonic() + 5
     while docker_lab.container("dies").running and time.monotonic() < deadline:

@@ -27,9 +27,13 @@ def test_remote_engines_cannot_reach_the_bridge():
 
 
 def test_docker_desktop_and_rootless_are_diagnosed():
-    desktop = host.describe_docker("unix:///x.sock", {"Version": "27"}, {"OperatingSystem": "Docker Desktop"}, {})
+    desktop = host.describe_docker(
+        "unix:///x.sock", {"Version": "27"}, {"OperatingSystem": "Docker Desktop"}, {}
+    )
     assert not desktop.bridge_reachable and "VM" in desktop.bridge_reason
-    rootless = host.describe_docker("unix:///x.sock", {"Version": "27"}, {"SecurityOptions": ["name=rootless"]}, {})
+    rootless = host.describe_docker(
+        "unix:///x.sock", {"Version": "27"}, {"SecurityOptions": ["name=rootless"]}, {}
+    )
     assert not rootless.bridge_reachable and "rootless" in rootless.description
 
 

@@ -7,8 +7,10 @@ HEAVY = ("docker", "pandas", "plotly", "ipywidgets", "requests", "anywidget")
 
 
 def test_import_labkit_stays_light():
-    code = "import sys, labkit; print(' '.join(m for m in %r if m in sys.modules))" % (HEAVY,)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = f"import sys, labkit; print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "", f"import labkit pulled in: {out.strip()}"
 
 

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import unavailable
+
 from labkit.lab import Lab
 from labkit.labhosts import ADDRESSES, BRIDGE, LabHosts, LabHostsUnavailable, available
 from labkit.models import Outcome
@@ -28,7 +28,11 @@ def leftovers(hosts: LabHosts) -> list[str]:
     found = []
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     found += [f"netns {h.netns}" for h in hosts.hosts.values() if h.netns in netns]
-    found += [f"link {name}" for name in (BRIDGE, *(f"lkv-{h}" for h in ADDRESSES)) if Path("/sys/class/net", name).exists()]
+    found += [
+        f"link {name}"
+        for name in (BRIDGE, *(f"lkv-{h}" for h in ADDRESSES))
+        if Path("/sys/class/net", name).exists()
+    ]
     rules = subprocess.run(["iptables", "-S"], capture_output=True, text=True).stdout
     found += [f"rule {line}" for line in rules.splitlines() if BRIDGE in line]
     procs = subprocess.run(["pgrep", "-af", str(hosts.root)], capture_output=True, text=True).stdout
@@ -59,7 +63,9 @@ def test_teardown_after_a_crash_mid_build(tmp_path):
     if not ok:
         unavailable("labhosts", why)
     root = tmp_path / "crashed"
-    proc = subprocess.Popen([sys.executable, "-c", CRASHER, str(root)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHER, str(root)], stdout=subprocess.PIPE, text=True
+    )
     for line in proc.stdout:  # kill it once the first engine is on its way
         if "starting its own Docker engine" in line:
             break
@@ -114,14 +120,19 @@ def test_the_route_lesson_for_real(hosts):
 
 
 def test_agents_link_by_host_gw_and_by_vxlan(hosts):
-    one, two = Lab(hosts.engine("agent01"), namespace="mh"), Lab(hosts.engine("agent02"), namespace="mh")
+    one, two = (
+        Lab(hosts.engine("agent01"), namespace="mh"),
+        Lab(hosts.engine("agent02"), namespace="mh"),
+    )
     try:
         one.start_app("web1", port=None)
         target = two.start_app("web2", port=None)
         assert target.ip.startswith("172.18."), "agent02 has its own container subnet"
 
         def fetch():
-            return one.exec("web1", ["timeout", "3", "wget", "-q", "-O", "-", f"http://{target.ip}/"])
+            return one.exec(
+                "web1", ["timeout", "3", "wget", "-q", "-O", "-", f"http://{target.ip}/"]
+            )
 
         hosts.link_agents("none")
         assert fetch().exit_code != 0

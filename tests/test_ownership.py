@@ -15,8 +15,19 @@ pytestmark = pytest.mark.docker
 
 
 def labkit_cli(url: str, namespace: str, *args: str) -> str:
-    env = {**os.environ, "DOCKER_HOST": url, "LABKIT_NAMESPACE": namespace, "LABKIT_ENGINE": "docker"}
-    done = subprocess.run([sys.executable, "-m", "labkit.cli", *args], env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "DOCKER_HOST": url,
+        "LABKIT_NAMESPACE": namespace,
+        "LABKIT_ENGINE": "docker",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "labkit.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -27,7 +38,9 @@ def test_cleanup_touches_only_labkits_objects_in_its_namespace(private_dockerd):
     engine = DockerEngine(private_dockerd.url)
     image = engine.ensure_lab_image()
     user_net = engine.create_network("users-net")
-    user_box = engine.run(image, name="users-box", network="users-net", ports={"80/tcp": ("127.0.0.1", None)})
+    user_box = engine.run(
+        image, name="users-box", network="users-net", ports={"80/tcp": ("127.0.0.1", None)}
+    )
     alice, bob = Lab(engine, namespace="alice"), Lab(engine, namespace="bob")
     for lab in (alice, bob):
         lab.create_network("labnet")
@@ -67,11 +80,16 @@ STUDENT = textwrap.dedent(
 
 def test_two_students_run_the_same_steps_at_once_on_one_engine(private_dockerd):
     procs = [
-        subprocess.Popen([sys.executable, "-c", STUDENT, private_dockerd.url, ns], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", STUDENT, private_dockerd.url, ns],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for ns in ("ada", "grace")
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, outputs):
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
     (name_a, a1, a2, ok_a), (name_g, g1, g2, ok_g) = (o.split() for o, _ in outputs)
     assert (name_a, name_g) == ("ada-myapp2", "grace-myapp2")

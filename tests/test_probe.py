@@ -57,7 +57,11 @@ def test_ok_parses_the_app_page():
     with tcp_server(lambda c: c.sendall(http(page))) as port:
         result = probe_address(None, "127.0.0.1", port)
     assert result.ok and result.status == 200
-    assert (result.server_ip, result.hostname, result.client_addr) == ("172.17.0.9", "abc", "1.2.3.4:5")
+    assert (result.server_ip, result.hostname, result.client_addr) == (
+        "172.17.0.9",
+        "abc",
+        "1.2.3.4:5",
+    )
 
 
 def test_closed_port_is_refused_fast():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Mapping
+from collections.abc import Mapping
 
 from labkit.errors import InvalidInput, InvalidName, InvalidPort
 
@@ -48,7 +48,9 @@ def _in_range(port: int, shown: object) -> int:
     return port
 
 
-def check_ports(ports: Mapping[str, object] | None) -> dict[tuple[int, str], tuple[str, int | None]]:
+def check_ports(
+    ports: Mapping[str, object] | None,
+) -> dict[tuple[int, str], tuple[str, int | None]]:
     """Normalise a ports mapping to {(port, proto): (host_ip, host_port_or_None)}.
 
     host_ip '' means all interfaces, as the engine reads it.

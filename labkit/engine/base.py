@@ -10,7 +10,8 @@ Engines raise only ``labkit.errors`` types.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Protocol, Sequence, Tuple, Union, runtime_checkable
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, Union, runtime_checkable
 
 from labkit.models import Container, EngineInfo, Event, ExecResult, HttpReply, Network
 
@@ -18,7 +19,7 @@ __all__ = ["Engine", "PortSpec", "LAB_IMAGE", "HOST_PORTS_DISCARDED"]
 
 # What to publish a container port on: None = an ephemeral port on all interfaces (``-p :80``),
 # an int = that host port, (host_ip, host_port_or_None) = a given interface.
-PortSpec = Union[None, int, Tuple[str, Union[int, None]]]
+PortSpec = Union[None, int, tuple[str, Union[int, None]]]
 
 # The lab app image, the course's stand-in for the lab text's mycontainer:5.6.
 LAB_IMAGE = "labkit/lab-app:1"

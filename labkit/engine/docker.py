@@ -13,8 +13,9 @@ import re
 import threading
 import time
 import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlparse
 
 import docker
@@ -41,8 +42,8 @@ from labkit.errors import (
 from labkit.models import (
     Attachment,
     Container,
-    EngineInfo,
     Endpoint,
+    EngineInfo,
     Event,
     ExecResult,
     HttpReply,
@@ -92,7 +93,9 @@ class DockerEngine:
             return self._client
 
     @contextmanager
-    def _translate(self, *, container: str = "", network: str = "", image: str = "") -> Iterator[None]:
+    def _translate(
+        self, *, container: str = "", network: str = "", image: str = ""
+    ) -> Iterator[None]:
         try:
             yield
         except LabkitError:
@@ -100,12 +103,16 @@ class DockerEngine:
         except docker.errors.ImageNotFound as exc:
             raise _image_missing(image) from exc
         except docker.errors.InvalidArgument as exc:
-            raise InvalidInput("Invalid option for the engine", _short(exc), "check the arguments") from exc
+            raise InvalidInput(
+                "Invalid option for the engine", _short(exc), "check the arguments"
+            ) from exc
         except docker.errors.NotFound as exc:
             text = _explanation(exc)
             if "plugin" in text.lower():
                 raise InvalidInput(
-                    f"Unknown network driver for {network!r}", text, "use driver='bridge' on one host"
+                    f"Unknown network driver for {network!r}",
+                    text,
+                    "use driver='bridge' on one host",
                 ) from exc
             if "no such image" in text.lower():
                 raise _image_missing(image) from exc
@@ -123,9 +130,15 @@ class DockerEngine:
             ) from exc
         except docker.errors.APIError as exc:
             raise self._api_error(exc, container=container, network=network) from exc
-        except (docker.errors.DockerException, requests.exceptions.RequestException, OSError) as exc:
+        except (
+            docker.errors.DockerException,
+            requests.exceptions.RequestException,
+            OSError,
+        ) as exc:
             self._client = None
-            raise EngineUnavailable(f"No Docker engine answers at {self.where}", _why_unavailable(exc), _RECOVER) from exc
+            raise EngineUnavailable(
+                f"No Docker engine answers at {self.where}", _why_unavailable(exc), _RECOVER
+            ) from exc
 
     def _api_error(self, exc: Any, *, container: str, network: str) -> LabkitError:
         # Matched on the engine's own words; the first match wins, so specific phrases go first.
@@ -134,7 +147,9 @@ class DockerEngine:
         c, n = container or "the container", network or "the network"
         if "allocate gateway" in low:
             return InvalidInput(
-                f"Invalid gateway for {n!r}", "the gateway must be a host address inside the subnet", "leave it out and let the engine pick .1"
+                f"Invalid gateway for {n!r}",
+                "the gateway must be a host address inside the subnet",
+                "leave it out and let the engine pick .1",
             )
         if "port is already allocated" in low or "address already in use" in low:
             port = re.search(r"(?:Bind for \S*?:|:)(\d+)(?:: bind| failed)", text)
@@ -144,9 +159,15 @@ class DockerEngine:
                 "publish on another host port, or None for an ephemeral one (-p :80)",
             )
         if "already exists in network" in low:
-            return Conflict(f"{c!r} is already connected to {n!r}", "a container joins a network once", "nothing to do")
+            return Conflict(
+                f"{c!r} is already connected to {n!r}",
+                "a container joins a network once",
+                "nothing to do",
+            )
         if "already in use" in low or "already exists" in low:
-            kind, name = ("network", network) if network and not container else ("container", container)
+            kind, name = (
+                ("network", network) if network and not container else ("container", container)
+            )
             return NameInUse(
                 f"The {kind} name {name!r} is already in use",
                 "names are unique on an engine",
@@ -177,7 +198,11 @@ class DockerEngine:
                 "run a new container with network='host' instead",
             )
         if "is not connected to" in low:
-            return InvalidInput(f"{c!r} is not connected to {n!r}", "there is nothing to disconnect", "see lab.container(...).networks")
+            return InvalidInput(
+                f"{c!r} is not connected to {n!r}",
+                "there is nothing to disconnect",
+                "see lab.container(...).networks",
+            )
         if "pool overlaps" in low:
             return Conflict(
                 f"The subnet for {n!r} overlaps a network that exists",
@@ -185,7 +210,11 @@ class DockerEngine:
                 "choose another subnet (e.g. 172.30.0.0/16), or none and let the engine pick",
             )
         if "pre-defined network" in low:
-            return InvalidInput(f"{n!r} is built in and cannot be removed", "bridge, host and none always exist", "remove only networks you created")
+            return InvalidInput(
+                f"{n!r} is built in and cannot be removed",
+                "bridge, host and none always exist",
+                "remove only networks you created",
+            )
         return InvalidInput(
             f"The engine refused the request for {container or network or 'this object'!r}",
             text,
@@ -232,7 +261,11 @@ class DockerEngine:
             except docker.errors.ImageNotFound:
                 pass
             if progress:
-                how = "FROM scratch with this machine's static busybox" if busybox else "on busybox:1.36"
+                how = (
+                    "FROM scratch with this machine's static busybox"
+                    if busybox
+                    else "on busybox:1.36"
+                )
                 progress(f"Building the lab app image {LAB_IMAGE} ({how})…")
             try:
                 self.client.images.build(
@@ -280,7 +313,9 @@ class DockerEngine:
         api = self.client.api
         with self._translate(container=name, network=network or "", image=image):
             host_config = api.create_host_config(
-                port_bindings=port_map or None, init=init, network_mode=network or None,
+                port_bindings=port_map or None,
+                init=init,
+                network_mode=network or None,
                 dns=list(dns) if dns else None,
             )
             # The low-level create never pulls: an unknown image is an error, not a long wait.
@@ -307,7 +342,11 @@ class DockerEngine:
         while True:
             data = self._inspect(ref)
             state = data["State"]
-            if not ports_expected or not state.get("Running") or data["NetworkSettings"].get("Ports"):
+            if (
+                not ports_expected
+                or not state.get("Running")
+                or data["NetworkSettings"].get("Ports")
+            ):
                 return container_from_inspect(data)
             if time.monotonic() > deadline:
                 return container_from_inspect(data)
@@ -320,7 +359,9 @@ class DockerEngine:
     def container(self, ref: str) -> Container:
         return container_from_inspect(self._inspect(ref))
 
-    def containers(self, *, labels: Mapping[str, str] | None = None, all: bool = True) -> list[Container]:
+    def containers(
+        self, *, labels: Mapping[str, str] | None = None, all: bool = True
+    ) -> list[Container]:
         filters = {"label": [f"{k}={v}" for k, v in (labels or {}).items()]} if labels else None
         with self._translate():
             summaries = self.client.api.containers(all=all, filters=filters)
@@ -350,7 +391,9 @@ class DockerEngine:
             exec_id = self.client.api.exec_create(ref, list(command))
             output = self.client.api.exec_start(exec_id)
             code = self.client.api.exec_inspect(exec_id).get("ExitCode")
-        return ExecResult(exit_code=code if code is not None else -1, output=output.decode(errors="replace"))
+        return ExecResult(
+            exit_code=code if code is not None else -1, output=output.decode(errors="replace")
+        )
 
     def inspect_container(self, ref: str) -> dict:
         return self._inspect(ref)
@@ -404,7 +447,9 @@ class DockerEngine:
 
     def connect(self, network: str, container: str, *, aliases: Sequence[str] = ()) -> None:
         with self._translate(container=container, network=network):
-            self.client.api.connect_container_to_network(container, network, aliases=list(aliases) or None)
+            self.client.api.connect_container_to_network(
+                container, network, aliases=list(aliases) or None
+            )
 
     def disconnect(self, network: str, container: str) -> None:
         with self._translate(container=container, network=network):
@@ -465,9 +510,15 @@ def _why_unavailable(exc: BaseException) -> str:
     for words, why in (
         (("FileNotFoundError", "No such file"), "there is no engine socket there"),
         (("Connection refused", "ConnectionRefused"), "nothing listens there"),
-        (("Permission denied", "PermissionError"), "no permission to use the socket (join the docker group)"),
+        (
+            ("Permission denied", "PermissionError"),
+            "no permission to use the socket (join the docker group)",
+        ),
         (("timed out", "Timeout"), "it did not answer in time"),
-        (("Invalid bind address", "protocol", "URLSchemeUnknown"), "DOCKER_HOST is not unix:///path or tcp://host:port"),
+        (
+            ("Invalid bind address", "protocol", "URLSchemeUnknown"),
+            "DOCKER_HOST is not unix:///path or tcp://host:port",
+        ),
     ):
         if any(w in text for w in words):
             return why
@@ -596,7 +647,9 @@ def network_from_inspect(data: Mapping[str, Any]) -> Network:
                 ipv6=ep.get("IPv6Address", ""),
                 mac=ep.get("MacAddress", ""),
             )
-            for cid, ep in sorted((data.get("Containers") or {}).items(), key=lambda kv: kv[1].get("Name", ""))
+            for cid, ep in sorted(
+                (data.get("Containers") or {}).items(), key=lambda kv: kv[1].get("Name", "")
+            )
         ),
     )
 

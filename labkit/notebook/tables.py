@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -41,7 +41,15 @@ def port_table(containers: Container | Iterable[Container]) -> pd.DataFrame:
                     "note": note,
                 }
             )
-    columns = ["container", "container port", "host IP", "host port", "IPv6 host port", "docker port shows", "note"]
+    columns = [
+        "container",
+        "container port",
+        "host IP",
+        "host port",
+        "IPv6 host port",
+        "docker port shows",
+        "note",
+    ]
     frame = pd.DataFrame(rows, columns=columns)
     for col in ("host port", "IPv6 host port"):
         frame[col] = frame[col].astype("Int64")
@@ -62,7 +70,9 @@ def networks_table(networks: Iterable[Network]) -> pd.DataFrame:
         }
         for n in networks
     ]
-    return pd.DataFrame(rows, columns=["NETWORK ID", "NAME", "DRIVER", "SCOPE", "subnet", "gateway", "containers"])
+    return pd.DataFrame(
+        rows, columns=["NETWORK ID", "NAME", "DRIVER", "SCOPE", "subnet", "gateway", "containers"]
+    )
 
 
 def config_table(network: Network) -> pd.DataFrame:
@@ -84,7 +94,13 @@ def config_table(network: Network) -> pd.DataFrame:
 def endpoints_table(network: Network) -> pd.DataFrame:
     """The ``Containers`` half of ``docker network inspect``: who is attached, with which addresses."""
     rows = [
-        {"container": e.container_name, "IPv4": e.ipv4, "IPv6": e.ipv6, "MAC": e.mac, "ID": e.container_id[:12]}
+        {
+            "container": e.container_name,
+            "IPv4": e.ipv4,
+            "IPv6": e.ipv6,
+            "MAC": e.mac,
+            "ID": e.container_id[:12],
+        }
         for e in network.endpoints
     ]
     return pd.DataFrame(rows, columns=["container", "IPv4", "IPv6", "MAC", "ID"])
@@ -93,7 +109,13 @@ def endpoints_table(network: Network) -> pd.DataFrame:
 def container_networks_table(container: Container) -> pd.DataFrame:
     """A container's addresses per network (``docker inspect`` NetworkSettings.Networks)."""
     rows = [
-        {"network": a.network, "IP": a.ip, "prefix": a.prefix_len or None, "gateway": a.gateway, "MAC": a.mac}
+        {
+            "network": a.network,
+            "IP": a.ip,
+            "prefix": a.prefix_len or None,
+            "gateway": a.gateway,
+            "MAC": a.mac,
+        }
         for a in container.networks
     ]
     frame = pd.DataFrame(rows, columns=["network", "IP", "prefix", "gateway", "MAC"])
@@ -115,6 +137,8 @@ def probe_table(results: Iterable[ProbeResult]) -> pd.DataFrame:
         }
         for r in results
     ]
-    frame = pd.DataFrame(rows, columns=["via", "target", "outcome", "HTTP", "ms", "Server IP", "client seen", "note"])
+    frame = pd.DataFrame(
+        rows, columns=["via", "target", "outcome", "HTTP", "ms", "Server IP", "client seen", "note"]
+    )
     frame["HTTP"] = frame["HTTP"].astype("Int64")
     return frame
