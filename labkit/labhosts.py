@@ -29,7 +29,15 @@ from typing import TypeVar
 
 from labkit.errors import LabHostError
 
-__all__ = ["LabHosts", "LabHost", "LabHostsUnavailable", "available", "SUBNET", "AGENT_BRIDGES"]
+__all__ = [
+    "LabHosts",
+    "LabHost",
+    "HostView",
+    "LabHostsUnavailable",
+    "available",
+    "SUBNET",
+    "AGENT_BRIDGES",
+]
 
 ROOT = Path(os.environ.get("LABKIT_LABHOSTS_ROOT", "/var/lib/labkit/labhosts"))
 SUBNET = "198.18.0.0/24"  # RFC 2544 benchmarking range: only our own namespaces use it
@@ -70,6 +78,19 @@ class LabHost:
     @property
     def netns_path(self) -> str:
         return f"/var/run/netns/{self.netns}"
+
+
+@dataclass(frozen=True)
+class HostView:
+    """What one lab host looks like right now: plain data for tables and the figure."""
+
+    name: str
+    address: str
+    routes: tuple[str, ...]
+    bridge: str = ""  # the agent's docker0 address, "" for the client
+    ip_forward: bool | None = None
+    containers: tuple[tuple[str, str], ...] = ()  # (name, IP)
+    vxlan: tuple[int, int] | None = None  # (sent, received) when a tunnel is up
 
 
 class LabHosts:
@@ -252,6 +273,34 @@ class LabHosts:
 
     def delete_route(self, host: str, subnet: str) -> None:
         self.run(host, "ip", "route", "del", subnet, check=False)
+
+    def snapshot(self) -> tuple[HostView, ...]:
+        """client, agent01 and agent02 as they are now (routes, bridges, containers, tunnels)."""
+        views = []
+        for name, host in self.hosts.items():
+            agent = name in AGENT_BRIDGES
+            containers: tuple[tuple[str, str], ...] = ()
+            if agent:
+                containers = tuple(
+                    (c.name, c.ip) for c in self.engine(name).containers() if c.running
+                )
+            tunnel = self.vxlan_packets(name) if agent else None
+            up = (
+                agent
+                and self.run(name, "ip", "link", "show", "vxlan0", check=False).returncode == 0
+            )
+            views.append(
+                HostView(
+                    name=name,
+                    address=host.address,
+                    routes=tuple(self.routes(name)),
+                    bridge=AGENT_BRIDGES.get(name, ""),
+                    ip_forward=self.ip_forward(name),
+                    containers=containers,
+                    vxlan=tunnel if up else None,
+                )
+            )
+        return tuple(views)
 
     # -- between the agents: flannel's two ideas, by hand --------------------------------------
 
