@@ -21,6 +21,8 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --port=$(PORT) notebooks/00-start-here.ipynb
 
 test: $(STAMP)
+	$(BIN)/ruff check labkit tests
+	$(BIN)/ruff format --check labkit tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -27,7 +27,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cleanup.add_argument(
         "--all-namespaces", action="store_true", help="every student's objects (instructors)"
     )
-    sub.add_parser("bench", help="labkit's speed against the docker CLI, as ratios (--quick, --json)")
+    sub.add_parser(
+        "bench", help="labkit's speed against the docker CLI, as ratios (--quick, --json)"
+    )
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # the benchmark parses its own options
         from labkit.bench import main as bench_main
