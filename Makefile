@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.labkit-installed
 PORT ?= 8888
+# JupyterLab refuses root without this; lab VMs and containers often run the course as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test bench lint clean
 
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml
 
 lab: $(STAMP)
 	$(BIN)/labkit doctor --brief || true
-	$(BIN)/jupyter lab --port=$(PORT) notebooks/00-start-here.ipynb
+	$(BIN)/jupyter lab --port=$(PORT) $(ROOT_FLAG) notebooks/00-start-here.ipynb
 
 test: $(STAMP)
 	$(BIN)/ruff check labkit tests

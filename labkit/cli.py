@@ -27,6 +27,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cleanup.add_argument(
         "--all-namespaces", action="store_true", help="every student's objects (instructors)"
     )
+    hosts = sub.add_parser("labhosts", help="real lab hosts (root, Linux): up, down or status")
+    hosts.add_argument("action", choices=("up", "down", "status"))
     sub.add_parser(
         "bench", help="labkit's speed against the docker CLI, as ratios (--quick, --json)"
     )
@@ -37,7 +39,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench_main(argv[1:])
     args = parser.parse_args(argv)
     try:
-        return {"tour": _tour, "doctor": _doctor, "cleanup": _cleanup}[args.command](args)
+        return {"tour": _tour, "doctor": _doctor, "cleanup": _cleanup, "labhosts": _labhosts}[
+            args.command
+        ](args)
     except LabkitError as exc:
         print(f"labkit: {exc.message}", file=sys.stderr)
         return 2
@@ -111,6 +115,27 @@ def _cleanup(args: argparse.Namespace) -> int:
     print(plan)
     if not args.yes and (plan.containers or plan.networks):
         print("(dry run: add --yes to remove)")
+    return 0
+
+
+def _labhosts(args: argparse.Namespace) -> int:
+    from labkit.labhosts import LabHosts, available
+
+    hosts = LabHosts()
+    if args.action == "down":
+        removed = hosts.teardown()
+        print("Removed: " + (", ".join(removed) if removed else "nothing (no lab hosts were up)"))
+        return 0
+    if args.action == "status":
+        ok, why = available()
+        state = "up" if hosts.built else "down"
+        print(f"lab hosts: {state}; can build here: {'yes' if ok else 'no'} ({why})")
+        return 0
+    hosts.build(progress=print)
+    for name, host in hosts.hosts.items():
+        print(f"  {name:<8} {host.address:<14} netns {host.netns}")
+    for agent in ("agent01", "agent02"):
+        print(f"  {agent} engine: DOCKER_HOST={hosts.socket_url(agent)}")
     return 0
 
 

@@ -30,6 +30,7 @@ from typing import TypeVar
 from labkit.errors import LabHostError
 
 __all__ = [
+    "lab_hosts",
     "LabHosts",
     "LabHost",
     "HostView",
@@ -53,6 +54,28 @@ T = TypeVar("T")
 
 class LabHostsUnavailable(LabHostError):
     pass
+
+
+def lab_hosts(progress: Callable[[str], None] | None = None) -> tuple[LabHosts | None, str]:
+    """The notebooks' entry: real lab hosts when asked for (LABKIT_LABHOSTS=1) and possible,
+    built on first use; otherwise None and one line saying why the course falls back."""
+    if os.environ.get("LABKIT_LABHOSTS", "") in ("", "0"):
+        return None, (
+            "Real lab hosts are off (they start two extra Docker engines as root): set "
+            "LABKIT_LABHOSTS=1 before starting JupyterLab to turn them on."
+        )
+    ok, why = available()
+    if not ok:
+        return None, f"Real lab hosts cannot be built here: {why}."
+    hosts = LabHosts()
+    try:
+        hosts.build(progress)
+    except LabHostError as exc:
+        return None, f"Real lab hosts failed to start: {exc.what}."
+    return (
+        hosts,
+        "Real lab hosts: client, agent01 and agent02 run on this machine (network namespaces).",
+    )
 
 
 def available() -> tuple[bool, str]:
@@ -261,6 +284,15 @@ class LabHosts:
     def run(self, host: str, *command: str, check: bool = True) -> subprocess.CompletedProcess:
         """A command inside a host's network namespace (ip, cat /proc/sys/..., iptables)."""
         return _run(["ip", "netns", "exec", self.hosts[host].netns, *command], check=check)
+
+    def address(self, host: str) -> str:
+        return self.hosts[host].address
+
+    def probe_from(self, host: str, address: str, port: int, *, via: str = "address"):
+        """An HTTP probe of address:port sent from inside ``host`` (e.g. the client)."""
+        from labkit.probe import probe_address
+
+        return self.inside(host, lambda: probe_address(None, address, port, via=via))
 
     def ip_forward(self, host: str) -> bool:
         return self.run(host, "cat", "/proc/sys/net/ipv4/ip_forward").stdout.strip() == "1"
