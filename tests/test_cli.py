@@ -62,3 +62,24 @@ def test_a_labkit_error_is_one_message_without_a_traceback():
     done = labkit("cleanup", LABKIT_ENGINE="nonsense")
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "LABKIT_ENGINE='nonsense'" in done.stderr
+
+
+@pytest.mark.docker
+def test_cleanup_yes_on_the_real_engine_removes_only_its_namespace(docker_engine, bystanders):
+    from labkit.lab import Lab
+
+    mine, other = (
+        Lab(docker_engine, namespace="cli-mine"),
+        Lab(docker_engine, namespace="cli-other"),
+    )
+    mine.start_app("myapp2")
+    other.start_app("myapp2")
+    try:
+        done = labkit("cleanup", "--yes", LABKIT_ENGINE="docker", LABKIT_NAMESPACE="cli-mine")
+        assert done.returncode == 0 and "cli-mine-myapp2" in done.stdout
+        assert mine.containers() == [] and len(other.containers()) == 1
+        assert docker_engine.container(bystanders.id).running, (
+            "an unlabelled container is untouched"
+        )
+    finally:
+        other.cleanup()
