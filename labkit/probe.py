@@ -7,7 +7,6 @@ Every probe is bounded (default 1.5 s), reads at most 64 KiB, and ends in a clas
 from __future__ import annotations
 
 import errno
-import http.client
 import time
 
 from labkit.app import parse_page
@@ -89,6 +88,8 @@ def probe_address(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> ProbeResult:
     """GET http://host:port/ — answered by the engine's model when it owns the address."""
+    import http.client  # here, not at module top: `import labkit` stays fast
+
     url = f"http://{_bracket(host)}:{port}/"
     target = f"{_bracket(host)}:{port}"
     started = time.perf_counter()
@@ -135,6 +136,8 @@ def probe_address(
 
 def _get(host: str, port: int, timeout: float) -> tuple[int, str]:
     deadline = time.monotonic() + timeout
+    import http.client
+
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request("GET", "/", headers={"User-Agent": "labkit-probe"})
