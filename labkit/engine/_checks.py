@@ -6,9 +6,34 @@ import ipaddress
 import re
 from collections.abc import Mapping
 
-from labkit.errors import InvalidInput, InvalidName, InvalidPort
+from labkit.errors import ContainerNotFound, InvalidInput, InvalidName, InvalidPort, NetworkNotFound
 
-__all__ = ["check_name", "check_ports", "check_subnet", "split_port_key"]
+__all__ = [
+    "check_name",
+    "check_ports",
+    "check_subnet",
+    "split_port_key",
+    "no_such_container",
+    "no_such_network",
+]
+
+
+def no_such_container(ref: str) -> ContainerNotFound:
+    """The error both engines raise for an unknown container, word for word."""
+    return ContainerNotFound(
+        f"No container {ref!r}",
+        "the engine has no container of that name or ID (it may have been removed)",
+        "list them with `docker ps -a`, or start it again with lab.start_app()",
+    )
+
+
+def no_such_network(ref: str) -> NetworkNotFound:
+    return NetworkNotFound(
+        f"No network {ref!r}",
+        "the engine has no network of that name or ID",
+        "list them with `docker network ls` (labkit: lab.networks())",
+    )
+
 
 # The engine's own rule for container and network names.
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")

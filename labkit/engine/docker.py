@@ -23,11 +23,16 @@ import docker.errors
 import requests.exceptions
 
 from labkit import app, host
-from labkit.engine._checks import check_name, check_ports, check_subnet
+from labkit.engine._checks import (
+    check_name,
+    check_ports,
+    check_subnet,
+    no_such_container,
+    no_such_network,
+)
 from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE, PortSpec
 from labkit.errors import (
     Conflict,
-    ContainerNotFound,
     ContainerNotRunning,
     EngineUnavailable,
     ImageBuildFailed,
@@ -36,7 +41,6 @@ from labkit.errors import (
     LabkitError,
     NameInUse,
     NetworkInUse,
-    NetworkNotFound,
     PortInUse,
 )
 from labkit.models import (
@@ -118,16 +122,8 @@ class DockerEngine:
                 raise _image_missing(image) from exc
             named = re.search(r"network (\S+) not found", text)
             if (network and ("network" in text.lower() or not container)) or named:
-                raise NetworkNotFound(
-                    f"No network {network or named.group(1)!r}",
-                    "the engine has no network of that name or ID",
-                    "list them with `docker network ls` (labkit: lab.networks())",
-                ) from exc
-            raise ContainerNotFound(
-                f"No container {container or '?'!r}",
-                "the engine has no container of that name or ID (it may have been removed)",
-                "list them with `docker ps -a`, or start it again with lab.start_app()",
-            ) from exc
+                raise no_such_network(network or named.group(1)) from exc
+            raise no_such_container(container or "?") from exc
         except docker.errors.APIError as exc:
             raise self._api_error(exc, container=container, network=network) from exc
         except (

@@ -16,7 +16,13 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 from labkit import app
-from labkit.engine._checks import check_name, check_ports, check_subnet
+from labkit.engine._checks import (
+    check_name,
+    check_ports,
+    check_subnet,
+    no_such_container,
+    no_such_network,
+)
 from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE, PortSpec
 from labkit.engine.sim import inspect as raw
 from labkit.engine.sim.events import EventBus
@@ -33,7 +39,6 @@ from labkit.engine.sim.shell import run_command
 from labkit.engine.sim.state import ZERO_TIME, ContainerRec, EndpointRec, NetworkRec, now_iso
 from labkit.errors import (
     Conflict,
-    ContainerNotFound,
     ContainerNotRunning,
     EngineUnavailable,
     ImageNotFound,
@@ -238,11 +243,7 @@ class SimulatedEngine:
             matches = [c for c in self.container_recs.values() if c.id.startswith(ref)]
             if len(matches) == 1:
                 return matches[0]
-        raise ContainerNotFound(
-            f"No container {ref!r}",
-            "the engine has no container of that name or ID (it may have been removed)",
-            "list them with `docker ps -a`, or start it again with lab.start_app()",
-        )
+        raise no_such_container(ref)
 
     def _find_net(self, ref: str) -> NetworkRec:
         if isinstance(ref, str) and ref:
@@ -255,11 +256,7 @@ class SimulatedEngine:
             matches = [n for n in self.network_recs.values() if n.id.startswith(ref)]
             if len(matches) == 1:
                 return matches[0]
-        raise NetworkNotFound(
-            f"No network {ref!r}",
-            "the engine has no network of that name or ID",
-            "list them with `docker network ls` (labkit: lab.networks())",
-        )
+        raise no_such_network(ref)
 
     # -- containers --------------------------------------------------------------------------
 
