@@ -102,3 +102,27 @@ def test_a_container_killed_during_a_probe_ends_the_probe_within_its_bound(docke
     assert time.monotonic() - started < 4.0
     assert outcomes[-1] in (Outcome.REFUSED, Outcome.NOT_HTTP, Outcome.TIMEOUT)
     assert docker_lab.container("victim").status == "exited"
+
+
+def test_a_crash_looping_container_is_reported_as_restarting(docker_lab):
+    from labkit.probe import probe as probe_container
+
+    image = docker_lab.engine.ensure_lab_image()
+    api = docker_lab.engine.client.api  # the engine API itself: labkit's run has no restart policy
+    created = api.create_container(
+        image,
+        command=["/bin/busybox", "false"],
+        name=docker_lab.name("crashloop"),
+        labels=docker_lab.labels("faults"),
+        host_config=api.create_host_config(restart_policy={"Name": "always"}, init=True),
+    )
+    api.start(created["Id"])
+    deadline = time.monotonic() + 10
+    seen = docker_lab.container("crashloop")
+    while seen.status != "restarting" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        seen = docker_lab.container("crashloop")
+    assert seen.status == "restarting", "the engine reports a crash loop as restarting"
+    results = probe_container(docker_lab.engine, seen)
+    assert {r.outcome for r in results} == {Outcome.NOT_RUNNING}
+    assert "restarting" in results[0].detail
