@@ -185,6 +185,8 @@ def _ip(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
     if what in ("a", "addr", "address"):
         if "-o" in args:  # one line per address, as the app's CGI reads them
             lines = [
+                "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n"
+            ] + [
                 f"{ep.ifindex}: {dev}    inet {ep.ip}/{net.pool.subnet.prefixlen} brd "
                 f"{net.pool.subnet.broadcast_address} "
                 f"scope global {dev}\\       valid_lft forever preferred_lft forever\n"
@@ -192,7 +194,12 @@ def _ip(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
                 if net.pool is not None
             ]
             return ExecResult(0, "".join(lines))
-        return ExecResult(0, _ip_addr(rec, world))
+        text = _ip_addr(rec, world)
+        if "-4" in args:  # only the inet lines, as `ip -4 addr` prints
+            text = "".join(
+                line for line in text.splitlines(True) if not line.startswith("    link/")
+            )
+        return ExecResult(0, text)
     if what in ("r", "route"):
         lines = []
         ifaces = _interfaces(rec, world)
@@ -355,7 +362,8 @@ def _on_user_network(rec: ContainerRec, world: World) -> bool:
 def _resolv_conf(rec: ContainerRec, world: World) -> str:
     if _on_user_network(rec, world):
         return f"nameserver {DNS_SERVER}\noptions ndots:0\n"
-    return f"nameserver {world.host_nameserver}\n"
+    servers = rec.dns or [world.host_nameserver]
+    return "".join(f"nameserver {server}\n" for server in servers)
 
 
 def _cat(rec: ContainerRec, args: list[str], world: World) -> ExecResult:

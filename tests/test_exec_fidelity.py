@@ -1,0 +1,41 @@
+"""What a student types in `docker exec` prints the same on the simulator as on the real engine
+(after the numbers that differ between any two runs are replaced by placeholders)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+COMMANDS = [
+    ["ip", "-4", "addr"],
+    ["ip", "-o", "-4", "addr"],
+    ["ip", "route"],
+    ["cat", "/etc/resolv.conf"],
+    ["cat", "/proc/sys/net/ipv4/ip_forward"],
+]
+
+
+def normalised(text: str, container) -> str:
+    for att in container.networks:
+        text = text.replace(att.ip, "<ip>").replace(att.gateway, "<gw>") if att.ip else text
+    text = re.sub(r"^\d+: ", "<n>: ", text, flags=re.M)
+    text = re.sub(r"@if\d+", "@if<n>", text)
+    text = re.sub(r"<ip>/\d+ brd \S+", "<ip>/<p> brd <b>", text)
+    return re.sub(r"\b\d+\.\d+\.\d+\.0/\d+", "<subnet>", text)
+
+
+def outputs(lab, network=None) -> list[tuple[int, str]]:
+    if network:
+        lab.create_network(network)
+    app = lab.start_app("fidelity", network=network)
+    return [
+        (r.exit_code, normalised(r.output, app))
+        for r in (lab.exec("fidelity", c) for c in COMMANDS)
+    ]
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("network", [None, "labnet"], ids=["default-bridge", "user-network"])
+def test_exec_output_matches_the_real_engine(sim_lab, docker_lab, network):
+    assert outputs(sim_lab, network) == outputs(docker_lab, network)
