@@ -39,3 +39,20 @@ def outputs(lab, network=None) -> list[tuple[int, str]]:
 @pytest.mark.parametrize("network", [None, "labnet"], ids=["default-bridge", "user-network"])
 def test_exec_output_matches_the_real_engine(sim_lab, docker_lab, network):
     assert outputs(sim_lab, network) == outputs(docker_lab, network)
+
+
+def lookups(lab) -> list[tuple[int, bool]]:
+    lab.create_network("labnet")
+    for name, net in (("u1", "labnet"), ("u2", "labnet"), ("b1", None), ("b2", None)):
+        lab.start_app(name, network=net)
+    results = []
+    for who, other in (("u1", "u2"), ("b1", "b2")):
+        for server in ([], ["127.0.0.11"]):
+            r = lab.exec(who, ["nslookup", lab.name(other), *server])
+            results.append((r.exit_code, f"Name:\t{lab.name(other)}" in r.output))
+    return results
+
+
+@pytest.mark.docker
+def test_name_resolution_matches_the_real_engine(sim_lab, docker_lab):
+    assert lookups(sim_lab) == lookups(docker_lab) == [(0, True), (0, True), (1, False), (1, False)]

@@ -467,10 +467,20 @@ def _nslookup(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
     if not names:
         return ExecResult(1, "Usage: nslookup [-type=QUERY_TYPE] [-debug] HOST [DNS_SERVER]\n")
     name = names[0]
-    server = DNS_SERVER if _on_user_network(rec, world) else world.host_nameserver
+    embedded = _on_user_network(rec, world)
+    default = DNS_SERVER if embedded else (rec.dns or [world.host_nameserver])[0]
+    server = names[1] if len(names) > 1 else default
     head = f"Server:\t\t{server}\nAddress:\t{server}:53\n\n"
     if rec.network_mode == "none":
         return ExecResult(1, ";; connection timed out; no servers could be reached\n\n")
+    if server.startswith("127.") and not (embedded and server == DNS_SERVER):
+        # Nothing answers DNS on the container's loopback but Docker's embedded server, and
+        # that exists only on user-defined networks.
+        return ExecResult(
+            1,
+            f"nslookup: write to '{server}': Connection refused\n"
+            ";; connection timed out; no servers could be reached\n\n",
+        )
     address = _resolve(rec, name, world)
     if address is None:
         miss = f"** server can't find {name}: NXDOMAIN\n\n"
