@@ -26,7 +26,9 @@ def show_banner(lab: Lab, why: str) -> None:
     info = lab.engine.info()
     colour = "#8a5a00" if info.simulated else "#1b5e20"
     label = "SIMULATED ENGINE" if info.simulated else "REAL ENGINE"
-    text = f"{info.description} — {why}. Namespace: {lab.namespace}."
+    # The simulator's description already carries the reason ("Simulated Docker engine (why)").
+    said = info.description if why in info.description else f"{info.description} — {why}"
+    text = f"{said}. Namespace: {lab.namespace}."
     display(
         HTML(
             f'<div class="labkit-banner" style="border-left:6px solid {colour};padding:4px 10px;'
