@@ -208,6 +208,19 @@ def test_panel_displays_as_a_widget(sim_lab, threaded):
     panel.close()
 
 
+def test_stop_keeps_the_panel_on_screen_with_its_history(sim_lab):
+    sim_lab.start_app("myapp2")
+    panel = RestartPanel(sim_lab, "myapp2", threaded=False)
+    panel.restart()
+    panel.watch_toggle.value = True
+    panel.stop()
+    assert panel._watch_stop is None and not panel.watch_toggle.value
+    assert panel.restart_button.disabled and panel.reprobe_button.disabled
+    assert panel.watch_toggle.disabled
+    assert len(panel.history) == 2 and panel.history_html.value
+    assert "application/vnd.jupyter.widget-view+json" in panel._repr_mimebundle_()
+
+
 class _DeadEngine:
     """An engine that stopped answering (dockerd stopped mid-lesson)."""
 

@@ -163,9 +163,18 @@ class RestartPanel:
     def busy(self) -> bool:
         return self._busy
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Stop following the engine and disable the buttons; the panel stays on screen as a
+        record of the ports it saw (``close()`` would remove it, also under Run All)."""
+        self.wait()
         self.watch_toggle.value = False
         self._stop_watch()
+        for control in (self.restart_button, self.reprobe_button, self.watch_toggle):
+            control.disabled = True
+        self.status_html.value = _status("stopped: run the cell that made the panel for a new one")
+
+    def close(self) -> None:
+        self.stop()
         self.widget.close()
 
     def _repr_mimebundle_(self, **kwargs):
