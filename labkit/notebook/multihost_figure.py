@@ -172,12 +172,19 @@ def hops_table(model: TwoHosts | str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def routes_table(model: TwoHosts | str) -> pd.DataFrame:
+def routes_table(model: TwoHosts | str):
+    """Each host's ``ip route``, as a styled table: whole lines, left-aligned, in monospace
+    (a plain DataFrame cuts lines at 50 characters and right-aligns them)."""
     model = TwoHosts(model) if isinstance(model, str) else model
     rows = [
         {"host": h.name, "ip route": line} for h in model.hosts for line in model.routes(h.name)
     ]
-    return pd.DataFrame(rows)
+    return (
+        pd.DataFrame(rows)
+        .style.hide(axis="index")
+        .set_properties(**{"text-align": "left"})
+        .set_properties(subset=["ip route"], **{"font-family": "monospace"})
+    )
 
 
 def modes_table() -> pd.DataFrame:
@@ -195,5 +202,7 @@ def modes_table() -> pd.DataFrame:
             }
         )
     frame = pd.DataFrame(rows)
-    frame["UDP port"] = frame["UDP port"].astype("Int64")
+    frame["UDP port"] = (
+        frame["UDP port"].astype("Int64").astype(object).where(frame["UDP port"].notna(), "—")
+    )  # host-gw has none: "—", not pandas' <NA>
     return frame

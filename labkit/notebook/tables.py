@@ -51,9 +51,15 @@ def port_table(containers: Container | Iterable[Container]) -> pd.DataFrame:
         "note",
     ]
     frame = pd.DataFrame(rows, columns=columns)
-    for col in ("host port", "IPv6 host port"):
-        frame[col] = frame[col].astype("Int64")
+    frame["host port"] = frame["host port"].astype("Int64")
+    frame["IPv6 host port"] = _dash_missing(frame["IPv6 host port"])
     return frame
+
+
+def _dash_missing(column: pd.Series) -> pd.Series:
+    """Integers shown as integers and a missing value as "—": a table shows pandas' ``<NA>``
+    as it is, which a student reads as an error."""
+    return column.astype("Int64").astype(object).where(column.notna(), "—")
 
 
 def networks_table(networks: Iterable[Network]) -> pd.DataFrame:
@@ -119,7 +125,7 @@ def container_networks_table(container: Container) -> pd.DataFrame:
         for a in container.networks
     ]
     frame = pd.DataFrame(rows, columns=["network", "IP", "prefix", "gateway", "MAC"])
-    frame["prefix"] = frame["prefix"].astype("Int64")
+    frame["prefix"] = _dash_missing(frame["prefix"])
     return frame
 
 
@@ -140,5 +146,5 @@ def probe_table(results: Iterable[ProbeResult]) -> pd.DataFrame:
     frame = pd.DataFrame(
         rows, columns=["via", "target", "outcome", "HTTP", "ms", "Server IP", "client seen", "note"]
     )
-    frame["HTTP"] = frame["HTTP"].astype("Int64")
+    frame["HTTP"] = _dash_missing(frame["HTTP"])
     return frame
