@@ -33,8 +33,8 @@ def side_by_side(*items: pd.DataFrame | str, titles: tuple[str, ...] = ()) -> HT
     # Left-aligned cells that may wrap: JupyterLab right-aligns table cells, and one long value
     # (a 64-hex network ID) then pushes every other value of the column out of sight.
     style = (
-        "<style>.labkit-side-by-side td,.labkit-side-by-side th{text-align:left;"
-        "overflow-wrap:anywhere;white-space:normal}</style>"
+        "<style>.labkit-side-by-side td,.labkit-side-by-side th{text-align:left!important}"
+        ".labkit-side-by-side td{overflow-wrap:anywhere;white-space:normal}</style>"
     )
     return HTML(
         f"{style}<div class='labkit-side-by-side' style='display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start'>{''.join(columns)}</div>"

@@ -184,6 +184,7 @@ def routes_table(model: TwoHosts | str):
         .style.hide(axis="index")
         .set_properties(**{"text-align": "left"})
         .set_properties(subset=["ip route"], **{"font-family": "monospace"})
+        .set_table_styles([{"selector": "th", "props": "text-align: left"}])
     )
 
 
