@@ -23,15 +23,15 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --port=$(PORT) $(ROOT_FLAG) notebooks/00-start-here.ipynb
 
 test: $(STAMP)
-	$(BIN)/ruff check labkit tests
-	$(BIN)/ruff format --check labkit tests
+	$(BIN)/ruff check labkit tests notebooks
+	$(BIN)/ruff format --check labkit tests notebooks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/labkit bench $(BENCH_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check labkit tests
+	$(BIN)/ruff check labkit tests notebooks
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
