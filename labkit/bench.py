@@ -8,6 +8,7 @@ timing: the table and JSON are for people to read (and for the closing notes of 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -18,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from unittest import mock
 
 from labkit.connect import choose
 from labkit.lab import Lab
@@ -186,19 +188,14 @@ def bench_notebooks(engine_kind: str) -> Figure | None:
     notebooks = sorted(Path("notebooks").glob("[0-9][0-9]-*.ipynb"))
     if not notebooks:
         return None
-    import os
 
     import nbformat
     from nbclient import NotebookClient
 
-    env_before = dict(os.environ)
-    os.environ.update(
-        LABKIT_ENGINE=engine_kind,
-        LABKIT_AUTO_ANSWER="1",
-        LABKIT_NAMESPACE=f"bench{uuid.uuid4().hex[:6]}",
-    )
+    # The kernels inherit this process's environment: point them at the engine to measure.
+    kernel_env = {"LABKIT_ENGINE": engine_kind, "LABKIT_NAMESPACE": f"bench{uuid.uuid4().hex[:6]}"}
     started = time.perf_counter()
-    try:
+    with mock.patch.dict(os.environ, kernel_env):
         for path in notebooks:
             nb = nbformat.read(path, as_version=4)
             NotebookClient(
@@ -207,9 +204,6 @@ def bench_notebooks(engine_kind: str) -> Figure | None:
                 kernel_name="python3",
                 resources={"metadata": {"path": "notebooks"}},
             ).execute()
-    finally:
-        os.environ.clear()
-        os.environ.update(env_before)
     target = "sim < 30 s" if engine_kind == "sim" else "real engine < 90 s"
     return Figure(
         f"all {len(notebooks)} notebooks executed ({engine_kind})",

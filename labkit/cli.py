@@ -10,6 +10,7 @@ from labkit.connect import choose
 from labkit.errors import LabkitError
 from labkit.lab import Lab
 from labkit.models import Container, ProbeResult
+from labkit.probe import probe_address
 
 __all__ = ["main"]
 
@@ -56,34 +57,22 @@ def _tour(args: argparse.Namespace) -> int:
     say(f"Engine: {engine.info().description} ({why})")
     try:
         app = lab.start_app("myapp2", step="tour", progress=say)
-        binding = app.port(80)
-        publish = (
-            f"{binding.host_ip}::80"
-            if binding and binding.host_ip not in (None, "0.0.0.0")
-            else ":80"
-        )
+        old = app.port(80)
+        publish = f"{old.host_ip}::80" if old.host_ip not in (None, "0.0.0.0") else ":80"
         say(f"\n$ docker run -d --init --name {app.name} -p {publish} {app.image}")
         _ports(app)
         _probes(lab.probe("myapp2"))
-        old = app.port(80)
         say(f"\n$ docker restart {app.name}")
         app = lab.restart("myapp2")
         _ports(app)
         new = app.port(80)
-        if old and new and old.host_port != new.host_port:
+        if old.host_port != new.host_port:
             say(f"The host port moved: {old.host_port} → {new.host_port}.")
-        from labkit.probe import probe_address
-
-        if old and old.host_port:
-            stale = probe_address(
-                engine,
-                "127.0.0.1" if engine.info().local else engine.info().host,
-                old.host_port,
-                via="old host port",
-            )
-            _probes([stale, *lab.probe("myapp2")])
+        stale = probe_address(engine, engine.info().host, old.host_port, via="old host port")
+        _probes([stale, *lab.probe("myapp2")])
     finally:
-        plan = lab.cleanup()
+        # Only what the tour made: a notebook's containers in the same namespace stay.
+        plan = lab.cleanup(session_only=True)
         say(f"\n{plan}")
     return 0
 

@@ -14,18 +14,16 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from labkit import probe as _probe
 from labkit.engine.base import Engine, PortSpec
 from labkit.errors import (
-    ContainerNotFound,
     InvalidInput,
-    LabkitError,
-    NetworkNotFound,
     NotFound,
     NotOwned,
 )
-from labkit.models import Container, Network, ProbeResult
+from labkit.models import Container, ExecResult, Network, ProbeResult
 
 __all__ = [
     "Lab",
@@ -44,6 +42,8 @@ STEP_LABEL = "labkit.step"
 _RESERVED = "labkit."
 # Lab containers resolve through the engine only: a name lookup never leaves this machine.
 LAB_DNS = ("127.0.0.1",)
+_BUILTIN_NETWORKS = ("bridge", "host", "none")
+T = TypeVar("T")
 
 
 def default_namespace() -> str:
@@ -156,14 +156,18 @@ class Lab:
             dns=LAB_DNS,
         )
 
-    def container(self, name: str) -> Container:
-        """A lab container by its short name, or any container by full name or ID."""
+    def _find(self, find: Callable[[str], T], name: str) -> T:
+        """By the lab's short name first (namespaced), then as given (a full name or an ID)."""
         try:
-            return self.engine.container(self.name(name))
-        except ContainerNotFound:
+            return find(self.name(name))
+        except NotFound:
             if self.name(name) == name:
                 raise
-            return self.engine.container(name)
+            return find(name)
+
+    def container(self, name: str) -> Container:
+        """A lab container by its short name, or any container by full name or ID."""
+        return self._find(self.engine.container, name)
 
     def containers(self) -> list[Container]:
         """This student's lab containers (one engine round trip)."""
@@ -193,7 +197,7 @@ class Lab:
     def remove(self, name: str) -> None:
         self.engine.remove(self._owned_container(name).name, force=True)
 
-    def exec(self, name: str, command: Sequence[str]):
+    def exec(self, name: str, command: Sequence[str]) -> ExecResult:
         return self.engine.exec(self._owned_container(name).name, command)
 
     def probe(self, name: str, *, timeout: float = _probe.DEFAULT_TIMEOUT) -> list[ProbeResult]:
@@ -203,25 +207,15 @@ class Lab:
     # -- networks --------------------------------------------------------------------------------
 
     def _net_name(self, network: str | None) -> str | None:
-        if network is None or network in ("bridge", "host", "none"):
+        if network is None or network in _BUILTIN_NETWORKS:
             return network
-        try:
-            return self.engine.network(self.name(network)).name
-        except NetworkNotFound:
-            return network
+        return self.network(network).name
 
     def network(self, name: str) -> Network:
         """A network by short lab name, or any network by full name or ID (bridge, host, none)."""
-        try:
-            return (
-                self.engine.network(self.name(name))
-                if name not in ("bridge", "host", "none")
-                else self.engine.network(name)
-            )
-        except NetworkNotFound:
-            if self.name(name) == name:
-                raise
+        if name in _BUILTIN_NETWORKS:
             return self.engine.network(name)
+        return self._find(self.engine.network, name)
 
     def networks(self) -> list[Network]:
         return self.engine.networks()
@@ -293,5 +287,3 @@ def _ignore_gone(action: Callable[[], None]) -> None:
         action()
     except NotFound:
         pass
-    except LabkitError:
-        raise

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from labkit.errors import LabHostError
+from labkit.errors import EngineUnavailable, InvalidInput, LabHostError
 
 __all__ = [
     "lab_hosts",
@@ -222,8 +222,6 @@ class LabHosts:
         return f"unix://{self._paths(agent)['sock']}"
 
     def _engine_answers(self, agent: str) -> bool:
-        from labkit.errors import EngineUnavailable
-
         try:
             from labkit.engine.docker import DockerEngine
 
@@ -344,8 +342,6 @@ class LabHosts:
         into a VXLAN tunnel (UDP 4789) between the agents (flannel vxlan). ``none``: neither.
         """
         if mode not in ("none", "host-gw", "vxlan"):
-            from labkit.errors import InvalidInput
-
             raise InvalidInput(
                 f"Unknown mode {mode!r}",
                 "agents link by 'host-gw' or 'vxlan', or 'none'",
@@ -499,11 +495,7 @@ def _stop_dockerd(pidfile: Path, base: Path) -> bool:
     if pid is not None:
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and _pid_of(pidfile) == pid:
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                break
+        while _pid_of(pidfile) == pid and time.monotonic() < deadline:
             time.sleep(0.2)
         stopped = True
     # Whatever still runs from this agent's folders (a containerd orphaned by a crash).

@@ -37,12 +37,8 @@ def probe_host_port(
 ) -> ProbeResult:
     binding = container.port(port)
     if binding is None or not binding.published:
-        return ProbeResult(
-            via="host-port",
-            target="-",
-            url="",
-            outcome=Outcome.ERROR,
-            detail=f"{container.name} publishes no host port for {port}/tcp",
+        return _nothing_to_probe(
+            "host-port", Outcome.ERROR, f"{container.name} publishes no host port for {port}/tcp"
         )
     host_port = binding.host_port or binding.ipv6_host_port
     return probe_address(
@@ -69,12 +65,8 @@ def probe_bridge_ip(
             if not container.running
             else f"it has no IP on {network or 'any network'}"
         )
-        return ProbeResult(
-            via="bridge-ip",
-            target="-",
-            url="",
-            outcome=Outcome.ERROR,
-            detail=f"{container.name} has no bridge IP: {why}",
+        return _nothing_to_probe(
+            "bridge-ip", Outcome.ERROR, f"{container.name} has no bridge IP: {why}"
         )
     return probe_address(engine, att.ip, port, via="bridge-ip", timeout=timeout)
 
@@ -189,13 +181,16 @@ def _not_running(container: Container, via: str) -> ProbeResult:
         if container.status == "exited"
         else container.status
     )
-    return ProbeResult(
-        via=via,
-        target="-",
-        url="",
-        outcome=Outcome.NOT_RUNNING,
-        detail=f"{container.name} is not running ({how}): start it again, and read its logs if it keeps stopping",
+    return _nothing_to_probe(
+        via,
+        Outcome.NOT_RUNNING,
+        f"{container.name} is not running ({how}): start it again, and read its logs if it keeps stopping",
     )
+
+
+def _nothing_to_probe(via: str, outcome: str, detail: str) -> ProbeResult:
+    """A result for a probe that has no address to try: said at once, no network traffic."""
+    return ProbeResult(via=via, target="-", url="", outcome=outcome, detail=detail)
 
 
 def _failed(

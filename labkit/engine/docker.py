@@ -75,12 +75,14 @@ class DockerEngine:
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
         self._info: EngineInfo | None = None
+        self._lab_context: tuple[bytes, str] | None = None  # the image's tar context and digest
 
     # -- the boundary -------------------------------------------------------------------------
 
     @property
     def where(self) -> str:
-        return self._base_url or os.environ.get("DOCKER_HOST") or "the local socket"
+        """The engine's address, as errors and EngineInfo name it."""
+        return self._base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
     @property
     def client(self) -> docker.DockerClient:
@@ -158,7 +160,7 @@ class DockerEngine:
             return Conflict(
                 f"{c!r} is already connected to {n!r}",
                 "a container joins a network once",
-                "nothing to do",
+                "nothing to do: it is already there (see lab.container(...).networks)",
             )
         if "already in use" in low or "already exists" in low:
             kind, name = (
@@ -232,12 +234,8 @@ class DockerEngine:
                     bridge = self.client.api.inspect_network("bridge")
                 except docker.errors.NotFound:
                     bridge = {}  # an engine started with --bridge=none
-            self._info = host.describe_docker(self.where_url, version, details, bridge)
+            self._info = host.describe_docker(self.where, version, details, bridge)
         return self._info
-
-    @property
-    def where_url(self) -> str:
-        return self._base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
     def close(self) -> None:
         if self._client is not None:
@@ -248,7 +246,9 @@ class DockerEngine:
 
     def ensure_lab_image(self, progress: Callable[[str], None] | None = None) -> str:
         busybox = app.static_busybox()
-        context, digest = app.build_context(busybox)
+        if self._lab_context is None:  # reads and hashes ~2 MB: once per engine, not per run
+            self._lab_context = app.build_context(busybox)
+        context, digest = self._lab_context
         with self._translate(image=LAB_IMAGE):
             try:
                 image = self.client.images.get(LAB_IMAGE)
@@ -335,18 +335,16 @@ class DockerEngine:
     def _settled(self, ref: str, *, ports_expected: bool) -> Container:
         # The engine fills in published ports a moment after start: poll briefly, bounded.
         deadline = time.monotonic() + 2.0
-        while True:
-            data = self._inspect(ref)
-            state = data["State"]
-            if (
-                not ports_expected
-                or not state.get("Running")
-                or data["NetworkSettings"].get("Ports")
-            ):
-                return container_from_inspect(data)
-            if time.monotonic() > deadline:
-                return container_from_inspect(data)
+        data = self._inspect(ref)
+        while (
+            ports_expected
+            and data["State"].get("Running")
+            and not data["NetworkSettings"].get("Ports")
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.02)
+            data = self._inspect(ref)
+        return container_from_inspect(data)
 
     def _inspect(self, ref: str) -> dict:
         with self._translate(container=ref):
@@ -427,15 +425,11 @@ class DockerEngine:
         check_name(name, "network")
         subnet = check_subnet(subnet)
         with self._translate(network=name):
-            if self.client.api.networks(names=[name]) and any(
-                n["Name"] == name for n in self.client.api.networks(names=[name])
-            ):
-                # API 1.41 lets two networks share a name unless asked; the CLI refuses: so do we.
-                raise docker.errors.APIError(f"network with name {name} already exists")
             ipam = None
             if subnet:
                 pool = docker.types.IPAMPool(subnet=subnet, gateway=gateway)
                 ipam = docker.types.IPAMConfig(pool_configs=[pool])
+            # check_duplicate: API 1.41 lets two networks share a name unless asked not to.
             created = self.client.api.create_network(
                 name, driver=driver, ipam=ipam, labels=dict(labels or {}), check_duplicate=True
             )
