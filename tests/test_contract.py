@@ -143,14 +143,36 @@ def test_ephemeral_port_on_all_interfaces_has_an_ipv6_twin(made):
     c = made.run("allif", ports={"80/tcp": None})
     binding = c.port(80)
     assert (binding.host_ip, binding.ipv6_host_ip) == ("0.0.0.0", "::")
-    assert binding.host_port == binding.ipv6_host_port
+    assert binding.ipv6_differs == (binding.host_port != binding.ipv6_host_port)
     low, high = made.engine.info().port_range
-    assert low <= binding.host_port <= high
+    assert low <= binding.host_port <= high and low <= binding.ipv6_host_port <= high
     raw = made.engine.inspect_container(c.id)["NetworkSettings"]["Ports"]["80/tcp"]
     assert raw == [
         {"HostIp": "0.0.0.0", "HostPort": str(binding.host_port)},
-        {"HostIp": "::", "HostPort": str(binding.host_port)},
+        {"HostIp": "::", "HostPort": str(binding.ipv6_host_port)},
     ]
+
+
+def test_a_port_busy_for_ipv4_alone_moves_ipv4_on_and_leaves_ipv6_behind(made):
+    """Each family has its own round robin; a port some program holds on IPv4 only (an
+    outgoing connection's local port, a listener on 127.0.0.1) is skipped for IPv4 alone."""
+    first = made.run("first", ports={"80/tcp": None}).port(80)
+    low, high = made.engine.info().port_range
+
+    def after(port: int, step: int) -> int:
+        return low + (port - low + step) % (high - low + 1)
+
+    blocker = socket.socket()
+    blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    blocker.bind(("127.0.0.1", after(first.host_port, 1)))
+    blocker.listen()
+    try:
+        second = made.run("second", ports={"80/tcp": None}).port(80)
+    finally:
+        blocker.close()
+    assert second.host_port == after(first.host_port, 2)
+    assert second.ipv6_host_port == after(first.ipv6_host_port, 1)
+    assert second.ipv6_differs == (second.host_port != second.ipv6_host_port)
 
 
 def test_the_lab_texts_restart_moves_the_port_and_keeps_the_bridge_ip(made):

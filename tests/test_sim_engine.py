@@ -327,19 +327,43 @@ def test_published_port_looks_like_the_real_engines(sim):
         "0.0.0.0",
         "::",
     )
-    assert binding.host_port == binding.ipv6_host_port
     low, high = sim.port_range
     assert low <= binding.host_port <= high
     ports = sim.inspect_container("myapp2")["NetworkSettings"]["Ports"]
     assert ports == {
         "80/tcp": [
             {"HostIp": "0.0.0.0", "HostPort": str(binding.host_port)},
-            {"HostIp": "::", "HostPort": str(binding.host_port)},
+            {"HostIp": "::", "HostPort": str(binding.ipv6_host_port)},
         ]
     }
     assert sim.inspect_container("myapp2")["HostConfig"]["PortBindings"] == {
         "80/tcp": [{"HostIp": "", "HostPort": ""}]
     }
+
+
+def test_the_ipv6_twin_drifts_apart_when_a_port_is_busy_for_ipv4_alone():
+    busy = {(61101, "0.0.0.0"), (61104, "::")}
+    engine = SimulatedEngine(
+        port_range=(61100, 61120), port_probe=lambda port, proto, ip: (port, ip) not in busy
+    )
+    try:
+        pairs = [app(engine, n).port(80) for n in ("a", "b", "c")]
+        assert [(p.host_port, p.ipv6_host_port) for p in pairs] == [
+            (61100, 61100),
+            (61102, 61101),
+            (61103, 61102),
+        ]
+        assert [p.ipv6_differs for p in pairs] == [False, True, True]
+        restarted = engine.restart("a", timeout=0).port(80)
+        assert (restarted.host_port, restarted.ipv6_host_port) == (61104, 61103)
+        engine.remove("b", force=True)
+        # A port named by hand (-p 61102:80) needs both families: c still holds [::]:61102.
+        with pytest.raises(PortInUse, match=r"\[::\]:61102"):
+            app(engine, "d", ports={"80/tcp": 61102})
+        fixed = app(engine, "d", ports={"80/tcp": 61105}).port(80)
+        assert (fixed.host_port, fixed.ipv6_host_port) == (61105, 61105)
+    finally:
+        engine.close()
 
 
 def test_loopback_binding_has_no_ipv6_twin(sim):

@@ -10,7 +10,7 @@ from labkit.engine.sim.ports import FALLBACK_RANGE, PortAllocator, port_is_free,
 from labkit.errors import PortInUse
 
 
-def always(port: int, proto: str) -> bool:
+def always(port: int, proto: str, host_ip: str) -> bool:
     return True
 
 
@@ -60,7 +60,7 @@ def test_a_restart_gets_a_new_port_even_when_the_old_one_is_free():
 
 def test_ports_busy_on_this_machine_are_skipped():
     busy = {32768, 32770}
-    alloc = PortAllocator((32768, 32775), probe=lambda port, proto: port not in busy)
+    alloc = PortAllocator((32768, 32775), probe=lambda port, proto, host_ip: port not in busy)
     assert [alloc.allocate() for _ in range(3)] == [32769, 32771, 32772]
 
 
@@ -73,7 +73,7 @@ def test_each_host_ip_keeps_its_own_round_robin_but_all_interfaces_conflict():
 
 
 def test_a_fixed_port_that_is_allocated_or_busy_is_refused():
-    alloc = PortAllocator((32768, 32780), probe=lambda port, proto: port != 8081)
+    alloc = PortAllocator((32768, 32780), probe=lambda port, proto, host_ip: port != 8081)
     assert alloc.reserve(8080) == 8080
     with pytest.raises(PortInUse, match="already allocated"):
         alloc.reserve(8080)
@@ -102,3 +102,23 @@ def test_port_is_free_sees_a_real_listener():
     port = free.getsockname()[1]
     free.close()
     assert port_is_free(port) is True
+
+
+def test_a_port_held_for_ipv4_alone_is_still_free_for_ipv6():
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen()
+    try:
+        port = sock.getsockname()[1]
+        assert port_is_free(port, "tcp", "0.0.0.0") is False
+        assert port_is_free(port, "tcp", "::") is True
+    finally:
+        sock.close()
+
+
+def test_ipv4_and_ipv6_keep_apart_round_robins():
+    alloc = PortAllocator(
+        (32768, 32780), probe=lambda port, proto, ip: (port, ip) != (32768, "0.0.0.0")
+    )
+    assert (alloc.allocate("0.0.0.0"), alloc.allocate("::")) == (32769, 32768)
+    assert (alloc.allocate("0.0.0.0"), alloc.allocate("::")) == (32770, 32769)

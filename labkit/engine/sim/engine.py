@@ -103,7 +103,7 @@ class SimulatedEngine:
     """A Docker engine modelled in memory: the embedded default where no engine answers.
 
     ``reason`` says why the simulator runs (shown in the banner). ``port_range`` overrides the
-    kernel's ephemeral range; ``port_probe(port, proto) -> bool`` overrides the check that a host
+    kernel's ephemeral range; ``port_probe(port, proto, host_ip) -> bool`` overrides the check that a host
     port is free on this machine (for ports without a real listener).
     """
 
@@ -114,7 +114,7 @@ class SimulatedEngine:
         reason: str = "no Docker engine answered",
         *,
         port_range: tuple[int, int] | None = None,
-        port_probe: Callable[[int, str], bool] | None = None,
+        port_probe: Callable[[int, str, str], bool] | None = None,
     ) -> None:
         self.reason = reason
         self._lock = threading.RLock()
@@ -336,7 +336,7 @@ class SimulatedEngine:
     def _start(self, rec: ContainerRec) -> None:
         """Join networks (lowest free address each), publish ports, open listeners."""
         taken: list[tuple[EndpointRec, NetworkRec]] = []
-        held: list[tuple[int, str, str]] = []
+        held: list[tuple[list[tuple[str, int]], str]] = []  # (bindings, protocol)
         try:
             for net_id, ep in rec.endpoints.items():
                 net = self.network_recs.get(net_id)
@@ -357,12 +357,12 @@ class SimulatedEngine:
             rec.published = {}
             if rec.network_mode not in ("host", "none"):
                 for (port, proto), (host_ip, fixed) in rec.port_specs.items():
-                    host_port = self._publish(rec, port, proto, host_ip, fixed)
-                    held.append((host_port, proto, host_ip))
-                    rec.published[(port, proto)] = _bindings(host_ip, host_port)
+                    bindings = self._publish(rec, port, proto, host_ip, fixed)
+                    held.append((bindings, proto))
+                    rec.published[(port, proto)] = bindings
         except LabkitError:
-            for host_port, proto, host_ip in held:
-                self._unpublish(rec, host_port, proto, host_ip)
+            for bindings, proto in held:
+                self._unpublish(rec, bindings, proto)
             for ep, net in taken:
                 self._leave(rec, ep, net)
             rec.status = "created" if rec.started_at == ZERO_TIME else "exited"
@@ -375,34 +375,50 @@ class SimulatedEngine:
 
     def _publish(
         self, rec: ContainerRec, port: int, proto: str, host_ip: str, fixed: int | None
-    ) -> int:
+    ) -> list[tuple[str, int]]:
+        """Host bindings for one published port, as NetworkSettings.Ports lists them.
+
+        All interfaces (no host IP) means an IPv4 and an IPv6 binding, allocated apart as the
+        engine does: when a port is busy for IPv4 alone, the two host ports differ.
+        """
         serve = (port, proto) == _APP_PORT and rec.cmd == _APP_CMD
 
-        def probe(host_port: int, protocol: str) -> bool:
-            if not serve:
-                return self._ports.probe(host_port, protocol)
-            return self._hub.try_open(host_port, self._responder(rec))
+        def listen(host_port: int, protocol: str, ip: str) -> bool:
+            # Free on all interfaces, as the engine's proxy needs; the simulated app then
+            # answers for real on 127.0.0.1 (IPv4 only).
+            free = self._ports.probe(host_port, protocol, ip)
+            if free and serve and not _is_ipv6(ip):
+                return self._hub.try_open(host_port, self._responder(rec))
+            return free
 
+        bindings: list[tuple[str, int]] = []
         try:
-            if fixed is None:
-                host_port = self._ports.allocate(host_ip or "0.0.0.0", proto, probe)
-            else:
-                host_port = self._ports.reserve(fixed, host_ip or "0.0.0.0", proto, probe)
+            for ip in [host_ip] if host_ip else ["0.0.0.0", "::"]:
+                if fixed is None:
+                    host_port = self._ports.allocate(ip, proto, listen)
+                else:
+                    host_port = self._ports.reserve(fixed, ip, proto, listen)
+                bindings.append((ip, host_port))
+                if serve and not _is_ipv6(ip):
+                    rec.listening.append(host_port)
         except OSError as exc:  # out of file descriptors, not a busy port
+            self._unpublish(rec, bindings, proto)
             raise PortInUse(
                 f"Cannot open a listener for {rec.name!r}",
                 exc.strerror or str(exc),
                 "remove containers you no longer need (lab.cleanup()) and try again",
             ) from exc
-        if serve:
-            rec.listening.append(host_port)
-        return host_port
+        except LabkitError:
+            self._unpublish(rec, bindings, proto)
+            raise
+        return bindings
 
-    def _unpublish(self, rec: ContainerRec, host_port: int, proto: str, host_ip: str) -> None:
-        if host_port in rec.listening:
-            rec.listening.remove(host_port)
-            self._hub.close_port(host_port)
-        self._ports.release(host_port, host_ip or "0.0.0.0", proto)
+    def _unpublish(self, rec: ContainerRec, bindings: list[tuple[str, int]], proto: str) -> None:
+        for host_ip, host_port in bindings:
+            if not _is_ipv6(host_ip) and host_port in rec.listening:
+                rec.listening.remove(host_port)
+                self._hub.close_port(host_port)
+            self._ports.release(host_port, host_ip, proto)
 
     def _responder(self, rec: ContainerRec) -> Callable[[int], str]:
         def respond(client_port: int) -> str:
@@ -439,10 +455,8 @@ class SimulatedEngine:
 
     def _halt(self, rec: ContainerRec, exit_code: int) -> None:
         """Everything a stop undoes: listeners and host ports, addresses, the process."""
-        for (port, proto), bindings in rec.published.items():
-            host_ip = rec.port_specs.get((port, proto), ("", None))[0]
-            if bindings:
-                self._unpublish(rec, bindings[0][1], proto, host_ip)
+        for (_port, proto), bindings in rec.published.items():
+            self._unpublish(rec, bindings, proto)
         rec.published = {}
         for net_id, ep in rec.endpoints.items():
             net = self.network_recs.get(net_id)
@@ -852,8 +866,8 @@ class SimulatedEngine:
         result = []
         for port, proto in sorted(rec.exposed):
             bindings = rec.published.get((port, proto)) or []
-            v4 = [b for b in bindings if ":" not in b[0]]
-            v6 = [b for b in bindings if ":" in b[0]]
+            v4 = [b for b in bindings if not _is_ipv6(b[0])]
+            v6 = [b for b in bindings if _is_ipv6(b[0])]
             result.append(
                 PortBinding(
                     container_port=port,
@@ -896,11 +910,8 @@ def _all_match(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in wanted.items())
 
 
-def _bindings(host_ip: str, host_port: int) -> list[tuple[str, int]]:
-    """NetworkSettings.Ports entries: all interfaces get an IPv4 and an IPv6 binding."""
-    if not host_ip:
-        return [("0.0.0.0", host_port), ("::", host_port)]
-    return [(host_ip, host_port)]
+def _is_ipv6(host_ip: str) -> bool:
+    return ":" in host_ip
 
 
 def _check_driver(driver: str) -> None:

@@ -16,8 +16,8 @@ PORT_RANGE_FILE = "/proc/sys/net/ipv4/ip_local_port_range"
 # The kernel's default range; used where there is no /proc (macOS, Windows).
 FALLBACK_RANGE = (32768, 60999)
 
-# (port, protocol) -> may the allocator hand this port out?
-Probe = Callable[[int, str], bool]
+# (port, protocol, host IP) -> may the allocator hand this port out?
+Probe = Callable[[int, str, str], bool]
 
 
 def read_port_range(path: str | None = None) -> tuple[int, int]:
@@ -33,21 +33,33 @@ def read_port_range(path: str | None = None) -> tuple[int, int]:
     return low, high
 
 
-def port_is_free(port: int, protocol: str = "tcp") -> bool:
-    """True when nothing on this machine holds ``port`` (tried by binding all interfaces,
-    as the engine's proxy would)."""
+def port_is_free(port: int, protocol: str = "tcp", host_ip: str = "0.0.0.0") -> bool:
+    """True when nothing on this machine holds ``port`` for ``host_ip``'s address family, tried
+    by binding all interfaces as the engine's proxy would (IPv6 alone, like ``[::]:port``)."""
     kind = socket.SOCK_DGRAM if protocol == "udp" else socket.SOCK_STREAM
-    sock = socket.socket(socket.AF_INET, kind)
+    ipv6 = _is_ipv6(host_ip)
+    try:
+        sock = socket.socket(socket.AF_INET6 if ipv6 else socket.AF_INET, kind)
+    except OSError:  # no IPv6 on this machine: nothing can hold the port there
+        return True
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("0.0.0.0", port))
+        if ipv6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(("::" if ipv6 else "0.0.0.0", port))
     except OSError as exc:
         if exc.errno in (errno.EADDRINUSE, errno.EACCES):
             return False
+        if exc.errno == errno.EADDRNOTAVAIL:  # IPv6 switched off
+            return True
         raise
     finally:
         sock.close()
     return True
+
+
+def _is_ipv6(host_ip: str) -> bool:
+    return ":" in host_ip
 
 
 def _all_ips(host_ip: str) -> bool:
@@ -58,7 +70,8 @@ class PortAllocator:
     """Hands out host ports; not thread-safe on its own (the engine holds its lock).
 
     Like Docker's, it keeps one round-robin position per host IP and protocol, and a port held
-    on all interfaces conflicts with every host IP.
+    on all interfaces conflicts with every host IP of the same address family. IPv4 and IPv6 are
+    allocated apart: a port busy for IPv4 alone moves ``0.0.0.0`` on and leaves ``::`` behind.
     """
 
     def __init__(self, port_range: tuple[int, int] | None = None, *, probe: Probe | None = None):
@@ -71,7 +84,9 @@ class PortAllocator:
         return (protocol, port) in self._held
 
     def _taken(self, host_ip: str, port: int, protocol: str) -> bool:
-        ips = self._held.get((protocol, port))
+        ips = [
+            ip for ip in self._held.get((protocol, port), ()) if _is_ipv6(ip) == _is_ipv6(host_ip)
+        ]
         if not ips:
             return False
         return _all_ips(host_ip) or any(_all_ips(ip) or ip == host_ip for ip in ips)
@@ -94,7 +109,7 @@ class PortAllocator:
         check = probe or self.probe
         for step in range(1, size + 1):
             port = low + (start + step) % size
-            if self._taken(host_ip, port, protocol) or not check(port, protocol):
+            if self._taken(host_ip, port, protocol) or not check(port, protocol, key[0]):
                 continue
             self._hold(host_ip, port, protocol)
             self._last[key] = port
@@ -109,7 +124,8 @@ class PortAllocator:
         self, port: int, host_ip: str = "0.0.0.0", protocol: str = "tcp", probe: Probe | None = None
     ) -> int:
         """Take a port the user named (``-p 8080:80``); PortInUse when it is taken."""
-        shown = f"{host_ip or '0.0.0.0'}:{port}"
+        ip = host_ip or "0.0.0.0"
+        shown = f"[{ip}]:{port}" if _is_ipv6(ip) else f"{ip}:{port}"
         if self._taken(host_ip, port, protocol):
             raise PortInUse(
                 f"Host port {port} is already allocated",
@@ -117,11 +133,12 @@ class PortAllocator:
                 "it)",
                 "publish on another host port, or None for an ephemeral one (-p :80)",
             )
-        if not (probe or self.probe)(port, protocol):
+        if not (probe or self.probe)(port, protocol, host_ip or "0.0.0.0"):
+            family = "6" if _is_ipv6(host_ip) else "4"
             raise PortInUse(
                 f"Host port {port} is already in use",
-                f"listen {protocol}4 {shown}: bind: address already in use (another program holds "
-                "it)",
+                f"listen {protocol}{family} {shown}: bind: address already in use (another program "
+                "holds it)",
                 "publish on another host port, or None for an ephemeral one (-p :80)",
             )
         self._hold(host_ip, port, protocol)
