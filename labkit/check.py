@@ -22,7 +22,8 @@ collection (compared as a set unless ``ordered=True``). An answer of another typ
 
 Notebook convention (tests rely on it): each exercise is a ``Question`` in a variable, a cell
 tagged ``answer`` whose metadata ``labkit.question`` names that variable and whose source is
-``answer = None  # your answer here``, and a cell calling ``<variable>.check(answer)``. The test
+``answer = None  # your answer here``, and a cell calling ``<variable>.check(answer);`` (the
+``;`` keeps the returned True or False from showing under the feedback). The test
 harness replaces the answer cell's source with ``answer = <variable>.solution(show=False)``.
 
 Pure Python: nothing heavy is imported here, so ``import labkit.check`` stays cheap.

@@ -225,7 +225,6 @@ def test_restart_panel_in_jupyterlab(tmp_path):
             from labkit.lab import Lab
 
             Lab(DockerEngine(), namespace=namespace).cleanup()
-    assert time.monotonic() - started < 90
 
 
 def _settings(folder: Path) -> Path:
@@ -238,8 +237,9 @@ def _settings(folder: Path) -> Path:
 
 def _run_all_cells(page, deadline: float) -> None:
     """Run ▸ Run All Cells, as a student would. A click that lands before the kernel's session is
-    wired up runs nothing, so look for the first prompt to change and try again (bounded)."""
-    first_prompt = ".jp-Cell:first-child .jp-InputPrompt"
+    wired up runs nothing, so look for the first code cell's prompt to change and try again
+    (bounded). Markdown cells keep an empty prompt, so they are not looked at."""
+    first_prompt = ".jp-CodeCell .jp-InputPrompt"  # querySelector: the first code cell
     for _ in range(5):
         try:
             # Now and then JupyterLab asks which kernel to start though the notebook names one.

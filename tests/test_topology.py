@@ -4,7 +4,6 @@ and a large lab whose labels must not overlap."""
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import pytest
 
@@ -228,18 +227,16 @@ def test_overlap_check_can_fail():
     assert _overlaps(boxes + [boxes[0]])
 
 
-def test_large_lab_is_summarised_fast_and_small():
+def test_large_lab_is_summarised_and_small():
+    """How fast it builds is a benchmark figure (labkit bench), not a test."""
     snap = big(200, 10)
-    started = time.perf_counter()
     fig = topology_figure(snap)
-    elapsed = time.perf_counter() - started
     size = len(fig.to_json())
     g = layout(snap)
     more = [n for n in g.nodes if n.kind == "more"]
     shown = [n for n in g.nodes if n.kind == "container"]
     hidden = sum(int(n.label.split("+")[1].split(" ")[0]) for n in more)
     assert more and len(shown) + hidden == 200
-    assert elapsed < 0.3, f"built in {elapsed:.3f} s"
     assert size < 1_000_000, f"{size} bytes of JSON"
 
 

@@ -24,10 +24,8 @@ def test_restart_click_moves_the_port_and_adds_a_history_row(lab):
     assert first.source == "opened" and first.host_port and first.via_host_port == "ok"
     assert f">{first.host_port}<" in panel.ports_html.value
 
-    started = time.perf_counter()
     panel.restart_button.click()
     assert panel.wait(30)
-    elapsed = time.perf_counter() - started
 
     assert panel.error_text == ""
     assert [o.source for o in panel.history] == ["opened", "restart"]
@@ -45,7 +43,6 @@ def test_restart_click_moves_the_port_and_adds_a_history_row(lab):
     [shown] = panel.figure_output.outputs
     assert "application/vnd.plotly.v1+json" in shown["data"]
     assert not panel.restart_button.disabled and not panel.busy
-    assert elapsed < 15, f"restart click to updated panel took {elapsed:.2f} s"
 
 
 class _SlowRestart:
