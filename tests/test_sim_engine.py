@@ -24,6 +24,7 @@ from labkit.errors import (
     NetworkNotFound,
     PortInUse,
 )
+from labkit.notebook.tables import port_table
 
 # Keys of `docker inspect` / `docker network inspect` on Docker Engine 20.10.24 (API 1.41), for a
 # container created as labkit's Docker backend creates it and a user-defined bridge network.
@@ -354,6 +355,10 @@ def test_the_ipv6_twin_drifts_apart_when_a_port_is_busy_for_ipv4_alone():
             (61103, 61102),
         ]
         assert [p.ipv6_differs for p in pairs] == [False, True, True]
+        [row] = port_table(engine.container("b")).to_dict("records")
+        assert (row["host port"], row["IPv6 host port"]) == (61102, 61101)
+        assert row["note"].startswith("IPv6 got 61101")
+        assert row["docker port shows"] == "80/tcp -> 0.0.0.0:61102 | 80/tcp -> [::]:61101"
         restarted = engine.restart("a", timeout=0).port(80)
         assert (restarted.host_port, restarted.ipv6_host_port) == (61104, 61103)
         engine.remove("b", force=True)

@@ -27,7 +27,10 @@ def port_table(containers: Container | Iterable[Container]) -> pd.DataFrame:
         for b in c.ports:
             note = ""
             if b.ipv6_differs:
-                note = f"IPv6 twin on a different host port ({b.ipv6_host_port})"
+                note = (
+                    f"IPv6 got {b.ipv6_host_port}: each family counts apart and one skipped a "
+                    "port busy on this machine"
+                )
             elif not b.published:
                 note = "exposed, not published"
             rows.append(
