@@ -175,12 +175,15 @@ def _result(
     )
 
 
+# Exit codes a shell or docker-init gives for a command that never ran.
+_EXIT_MEANING = {126: "its command could not be run", 127: "its command is not in the image"}
+
+
 def _not_running(container: Container, via: str) -> ProbeResult:
-    how = (
-        f"exited with code {container.exit_code}"
-        if container.status == "exited"
-        else container.status
-    )
+    how = container.status
+    if container.status == "exited":
+        meaning = _EXIT_MEANING.get(container.exit_code)
+        how = f"exited with code {container.exit_code}" + (f": {meaning}" if meaning else "")
     return _nothing_to_probe(
         via,
         Outcome.NOT_RUNNING,

@@ -255,6 +255,64 @@ def test_containers_filters_by_label_and_state(made):
     assert web[0].ip == a.ip and web[0].port().host_port == a.port().host_port
 
 
+# -- what a container's command does as PID 1 ----------------------------------------------------
+
+BUSYBOX = "/bin/busybox"
+
+
+def settled(made, container, *, wait_s: float = 5.0):
+    """The container once its command has had time to end (bounded); on the engine a command
+    that ends at once dies a moment after start."""
+    deadline = time.monotonic() + wait_s
+    seen = made.engine.container(container.id)
+    while seen.status == "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        seen = made.engine.container(container.id)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ([BUSYBOX, "hostname"], ("exited", 0)),
+        (["/bin/hostname"], ("exited", 0)),
+        ([BUSYBOX, "false"], ("exited", 1)),
+        ([BUSYBOX, "nosuchapplet"], ("exited", 127)),
+        (["sleep", "300"], ("exited", 127)),  # not linked in the image: docker-init says 127
+        (["/bin/sleep", "300"], ("exited", 127)),
+    ],
+)
+def test_a_command_that_ends_at_once_takes_its_container_down(made, command, expected):
+    c = settled(made, made.run("once", command=command, ports=None))
+    assert (c.status, c.exit_code) == expected
+    assert not c.ip and c.ports == ()
+
+
+@pytest.mark.parametrize("command", [[BUSYBOX, "sleep", "300"], [BUSYBOX, "nc", "-l", "-p", "81"]])
+def test_a_foreground_command_keeps_its_container_running(made, command):
+    c = made.run("fg", command=command, ports=None)
+    time.sleep(0.3)  # long enough for a command that ends at once to have ended on the engine
+    assert made.engine.container(c.id).status == "running"
+
+
+def test_without_init_a_missing_program_refuses_to_start_and_leaves_nothing(made):
+    with pytest.raises(
+        InvalidInput, match=r"(?s)no program 'sleep'.*busybox.*'/bin/busybox', 'sleep'"
+    ):
+        made.run("noinit", command=["sleep", "300"], init=False, ports=None)
+    with pytest.raises(ContainerNotFound):
+        made.engine.container(made.name("noinit"))
+
+
+def test_probing_a_container_whose_command_is_missing_says_so(made):
+    from labkit.probe import probe
+
+    c = settled(made, made.run("missing", command=["sleep", "300"]))
+    [via_port, via_bridge] = probe(made.engine, c)
+    assert via_port.outcome == via_bridge.outcome == Outcome.NOT_RUNNING
+    assert "code 127: its command is not in the image" in via_port.detail
+
+
 # -- networks -------------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "split_port_key",
     "no_such_container",
     "no_such_network",
+    "no_such_program",
 ]
 
 
@@ -32,6 +33,15 @@ def no_such_network(ref: str) -> NetworkNotFound:
         f"No network {ref!r}",
         "the engine has no network of that name or ID",
         "list them with `docker network ls` (labkit: lab.networks())",
+    )
+
+
+def no_such_program(container: str, program: str) -> InvalidInput:
+    """A command the image cannot run (the engine refuses to start it without an init)."""
+    return InvalidInput(
+        f"Cannot start {container!r}: the image has no program {program!r}",
+        "the lab image is built from scratch with busybox alone; its programs are busybox applets",
+        "run the applet through busybox, e.g. command=['/bin/busybox', 'sleep', '3600']",
     )
 
 

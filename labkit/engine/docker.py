@@ -29,6 +29,7 @@ from labkit.engine._checks import (
     check_subnet,
     no_such_container,
     no_such_network,
+    no_such_program,
 )
 from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE, PortSpec
 from labkit.errors import (
@@ -143,6 +144,9 @@ class DockerEngine:
         text = _explanation(exc)
         low = text.lower()
         c, n = container or "the container", network or "the network"
+        missing = re.search(r'exec: "([^"]+)": (?:executable file not found|stat )', text)
+        if missing:
+            return no_such_program(c, missing.group(1))
         if "allocate gateway" in low:
             return InvalidInput(
                 f"Invalid gateway for {n!r}",

@@ -22,6 +22,7 @@ from labkit.engine._checks import (
     check_subnet,
     no_such_container,
     no_such_network,
+    no_such_program,
 )
 from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE, PortSpec
 from labkit.engine.sim import inspect as raw
@@ -35,7 +36,7 @@ from labkit.engine.sim.ipam import (
 )
 from labkit.engine.sim.listener import SERVED_PATHS, ListenerHub, not_found_page
 from labkit.engine.sim.ports import PortAllocator, port_is_free
-from labkit.engine.sim.shell import run_command
+from labkit.engine.sim.shell import missing_program, pid1_exit_code, run_command
 from labkit.engine.sim.state import ZERO_TIME, ContainerRec, EndpointRec, NetworkRec, now_iso
 from labkit.errors import (
     Conflict,
@@ -326,7 +327,16 @@ class SimulatedEngine:
                 self._emit(rec, "destroy")
                 raise
             self._emit(rec, "start")
+            self._settle_pid1(rec)
             return self._model(rec)
+
+    def _settle_pid1(self, rec: ContainerRec) -> None:
+        """A command that ends at once (a lookup, a program the image lacks) takes its
+        container down with it, as on the engine, where it dies a moment after start."""
+        code = pid1_exit_code(rec, self)
+        if code is not None and rec.running:
+            self._halt(rec, code)
+            self._emit(rec, "die", exitCode=str(code))
 
     def _serves_app(self, rec: ContainerRec) -> bool:
         return rec.running and rec.cmd == _APP_CMD and rec.network_mode != "none"
@@ -335,6 +345,9 @@ class SimulatedEngine:
 
     def _start(self, rec: ContainerRec) -> None:
         """Join networks (lowest free address each), publish ports, open listeners."""
+        program = missing_program(rec.cmd)
+        if program and not rec.init:  # with docker-init, the init starts and exits 127 instead
+            raise no_such_program(rec.name, program)
         taken: list[tuple[EndpointRec, NetworkRec]] = []
         held: list[tuple[list[tuple[str, int]], str]] = []  # (bindings, protocol)
         try:
@@ -534,6 +547,7 @@ class SimulatedEngine:
             self._start(rec)
             self._emit(rec, "start")
             self._emit(rec, "restart")
+            self._settle_pid1(rec)
             return self._model(rec)
 
     def stop(self, ref: str, *, timeout: int = 10) -> Container:
@@ -552,6 +566,7 @@ class SimulatedEngine:
             if not rec.running:  # starting a running container is a no-op (HTTP 304)
                 self._start(rec)
                 self._emit(rec, "start")
+                self._settle_pid1(rec)
             return self._model(rec)
 
     def remove(self, ref: str, *, force: bool = True) -> None:

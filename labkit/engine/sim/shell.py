@@ -23,7 +23,14 @@ from labkit.app import APPLETS
 from labkit.engine.sim.state import ContainerRec, EndpointRec, NetworkRec
 from labkit.models import ExecResult
 
-__all__ = ["World", "run_command", "PATH_PROGRAMS", "DNS_SERVER"]
+__all__ = [
+    "World",
+    "run_command",
+    "pid1_exit_code",
+    "missing_program",
+    "PATH_PROGRAMS",
+    "DNS_SERVER",
+]
 
 # What the lab app image has on PATH: /bin/busybox and its applet links (see labkit.app).
 PATH_PROGRAMS = ("busybox", *APPLETS)
@@ -99,11 +106,43 @@ class World(Protocol):
     def page(self, rec: ContainerRec, client: str) -> str: ...
 
 
+def missing_program(argv: Sequence[str]) -> str | None:
+    """``argv[0]`` when the lab image has no such program (the engine cannot exec it)."""
+    program = argv[0]
+    name = program.rsplit("/", 1)[-1]
+    if name not in PATH_PROGRAMS or (program.startswith("/") and program != f"/bin/{name}"):
+        return program
+    return None
+
+
+# Applets that stay in the foreground as PID 1, and the flag that makes them do so (None: any
+# arguments). Every other command runs to its end, and the container exits with its code.
+_FOREGROUND = {"httpd": "-f", "sleep": None, "nc": "-l"}
+
+
+def pid1_exit_code(rec: ContainerRec, world: World) -> int | None:
+    """What ``rec``'s command does as PID 1 right after start: None while it keeps running
+    (the app, ``sleep``, ``ping`` without ``-c``, ``nc -l``), else the code it exits with at
+    once (127: no such program, as docker-init reports it)."""
+    argv = list(rec.cmd)
+    if missing_program(argv):
+        return 127
+    words = argv[1:] if argv[0].rsplit("/", 1)[-1] == "busybox" else argv
+    words = [words[0].rsplit("/", 1)[-1], *words[1:]] if words else words
+    if words and words[0] in _FOREGROUND:
+        flag = _FOREGROUND[words[0]]
+        if len(words) > 1 and (flag is None or any(w.startswith(flag) for w in words[1:])):
+            return None
+    if words and words[0] == "ping" and "-c" not in words:
+        return None
+    return run_command(rec, argv, world).exit_code
+
+
 def run_command(rec: ContainerRec, argv: Sequence[str], world: World) -> ExecResult:
     """Run ``argv`` as ``docker exec`` would in ``rec``'s container."""
     program = argv[0]
     name = program.rsplit("/", 1)[-1]
-    if name not in PATH_PROGRAMS or (program.startswith("/") and program != f"/bin/{name}"):
+    if missing_program(argv):
         return ExecResult(
             126,
             "OCI runtime exec failed: exec failed: unable to start container process: exec: "
