@@ -354,6 +354,8 @@ def test_user_network_from_the_default_pools(made):
 def test_user_network_with_a_subnet(made):
     net = made.network("mine", subnet="10.213.7.0/24")
     assert net.subnet == "10.213.7.0/24"
+    # The engine leaves Gateway out of the IPAM config it was given; .1 is what it assigns.
+    assert net.gateway == made.engine.network(net.name).gateway == "10.213.7.1"
     c = made.run("m", network=net.name)
     assert c.ip == "10.213.7.2" and c.attachment(net.name).gateway == "10.213.7.1"
     assert c.attachment(net.name).mac == "02:42:0a:d5:07:02"
@@ -383,6 +385,32 @@ def test_connect_disconnect_and_name_resolution(made):
     assert [x.network for x in made.engine.container(a.id).networks] == ["bridge"]
     with pytest.raises(InvalidInput):
         made.engine.disconnect(net.name, a.id)
+
+
+@pytest.mark.parametrize("action", ["created", "removed"])
+def test_the_engines_own_networks_cannot_be_created_or_removed(made, action):
+    for name in ("bridge", "host", "none"):
+        with pytest.raises(InvalidInput) as info:
+            if action == "created":
+                made.engine.create_network(name)
+            else:
+                made.engine.remove_network(name)
+        assert (
+            info.value.what
+            == f"{name!r} is one of the engine's own networks and cannot be {action}"
+        )
+
+
+def test_a_name_the_embedded_dns_does_not_know_times_out_for_a_lab_container(made):
+    """Lab containers name 127.0.0.1 as their resolver (nothing outside is asked), so the
+    embedded DNS has nowhere to pass an unknown name on to."""
+    net = made.network("fwd")
+    made.run("asker", network=net.name, dns=["127.0.0.1"])
+    lost = made.engine.exec(made.name("asker"), ["nslookup", made.name("nobody")])
+    assert (lost.exit_code, lost.output) == (
+        1,
+        ";; connection timed out; no servers could be reached\n\n",
+    )
 
 
 def test_host_and_none(made):
@@ -437,6 +465,8 @@ def test_exec_of_the_lab_texts_commands(made):
         (lambda m: m.engine.create_network(m.name("d"), driver="nosuchdriver"), InvalidInput),
         (lambda m: m.engine.remove_network(m.name("net")), NetworkInUse),
         (lambda m: m.engine.remove_network("bridge"), InvalidInput),
+        (lambda m: m.engine.create_network("bridge"), InvalidInput),
+        (lambda m: m.engine.create_network("none"), InvalidInput),
         (lambda m: m.engine.remove(m.name("dup"), force=False), InvalidInput),
     ],
 )

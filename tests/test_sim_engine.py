@@ -485,10 +485,9 @@ def test_user_networks_come_from_the_default_pools(sim):
     sim.remove_network("net1")
     assert sim.create_network("net3").subnet == "172.20.0.0/16"
     mine = sim.create_network("mine", subnet="10.77.0.0/24")
-    assert (mine.subnet, mine.gateway) == (
-        "10.77.0.0/24",
-        "",
-    )  # the engine shows no gateway it chose
+    # The engine's inspect names no gateway it chose; labkit shows the .1 it assigns.
+    assert (mine.subnet, mine.gateway) == ("10.77.0.0/24", "10.77.0.1")
+    assert sim.inspect_network("mine")["IPAM"]["Config"] == [{"Subnet": "10.77.0.0/24"}]
     c = app(sim, "on-mine", network="mine")
     assert (c.ip, c.attachment("mine").gateway) == ("10.77.0.2", "10.77.0.1")
     gw = sim.create_network("gw", subnet="10.78.0.0/24", gateway="10.78.0.9")
@@ -665,7 +664,7 @@ def test_containers_filter_by_labels_and_running(sim):
         (lambda e: e.connect("bridge", "dup"), Conflict),
         (lambda e: e.disconnect("labnet", "dup"), InvalidInput),
         (lambda e: e.create_network("labnet"), NameInUse),
-        (lambda e: e.create_network("bridge"), NameInUse),
+        (lambda e: e.create_network("bridge"), InvalidInput),  # predefined, as the engine says
         (lambda e: e.create_network("bad name"), InvalidName),
         (lambda e: e.create_network("x", subnet="10.0.0.1/8"), InvalidInput),
         (lambda e: e.create_network("x", subnet="172.18.5.0/24"), Conflict),

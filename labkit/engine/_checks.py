@@ -16,7 +16,11 @@ __all__ = [
     "no_such_container",
     "no_such_network",
     "no_such_program",
+    "predefined_network",
+    "PREDEFINED_NETWORKS",
 ]
+
+PREDEFINED_NETWORKS = ("bridge", "host", "none")
 
 
 def no_such_container(ref: str) -> ContainerNotFound:
@@ -42,6 +46,15 @@ def no_such_program(container: str, program: str) -> InvalidInput:
         f"Cannot start {container!r}: the image has no program {program!r}",
         "the lab image is built from scratch with busybox alone; its programs are busybox applets",
         "run the applet through busybox, e.g. command=['/bin/busybox', 'sleep', '3600']",
+    )
+
+
+def predefined_network(name: str, action: str) -> InvalidInput:
+    """Creating or removing bridge, host or none: the engine refuses either."""
+    return InvalidInput(
+        f"{name!r} is one of the engine's own networks and cannot be {action}",
+        "bridge, host and none exist on every Docker engine, made by the engine itself",
+        "create and remove networks of your own, e.g. lab.create_network('labnet')",
     )
 
 

@@ -30,6 +30,7 @@ from labkit.engine._checks import (
     no_such_container,
     no_such_network,
     no_such_program,
+    predefined_network,
 )
 from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE, PortSpec
 from labkit.errors import (
@@ -212,11 +213,9 @@ class DockerEngine:
                 "choose another subnet (e.g. 172.30.0.0/16), or none and let the engine pick",
             )
         if "pre-defined network" in low:
-            return InvalidInput(
-                f"{n!r} is built in and cannot be removed",
-                "bridge, host and none always exist",
-                "remove only networks you created",
-            )
+            return predefined_network(n, "removed")
+        if "predefined" in low:
+            return predefined_network(n, "created")
         return InvalidInput(
             f"The engine refused the request for {container or network or 'this object'!r}",
             text,

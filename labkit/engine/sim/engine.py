@@ -15,14 +15,16 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 
-from labkit import app
+from labkit import app, host
 from labkit.engine._checks import (
+    PREDEFINED_NETWORKS,
     check_name,
     check_ports,
     check_subnet,
     no_such_container,
     no_such_network,
     no_such_program,
+    predefined_network,
 )
 from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE, PortSpec
 from labkit.engine.sim import inspect as raw
@@ -650,6 +652,8 @@ class SimulatedEngine:
         subnet = check_subnet(subnet)
         with self._lock:
             self._check_open()
+            if name in PREDEFINED_NETWORKS:
+                raise predefined_network(name, "created")
             if name in self._net_names:
                 raise NameInUse(
                     f"The network name {name!r} is already in use",
@@ -749,11 +753,7 @@ class SimulatedEngine:
             self._check_open()
             net = self._find_net(ref)
             if net.predefined:
-                raise InvalidInput(
-                    f"Network {net.name!r} cannot be removed",
-                    f"{net.name} is a pre-defined network and cannot be removed",
-                    "remove only networks you created",
-                )
+                raise predefined_network(net.name, "removed")
             if net.members:
                 names = ", ".join(
                     self.container_recs[c].name for c in net.members if c in self.container_recs
@@ -904,7 +904,9 @@ class SimulatedEngine:
             driver=net.driver,
             scope="local",
             subnet=config.get("Subnet", ""),
-            gateway=config.get("Gateway", ""),
+            # The engine leaves Gateway out of a given subnet's config: .1 is what it assigns.
+            gateway=config.get("Gateway")
+            or host.default_gateway(config.get("Subnet", ""), net.driver),
             created=net.created,
             labels=dict(net.labels),
             options=dict(net.options),
