@@ -423,6 +423,9 @@ def test_host_and_none(made):
     assert n.ip == "" and n.ports == ()
     addrs = made.engine.exec(n.id, ["ip", "addr"]).output
     assert re.findall(r"inet (\S+)", addrs) == ["127.0.0.1/8"]
+    # The app still runs there, reachable on the one interface it has: the loopback.
+    page = made.engine.exec(n.id, ["wget", "-qO-", "http://127.0.0.1/"])
+    assert page.exit_code == 0 and parse_page(page.output)["hostname"] == n.id[:12]
     with pytest.raises(InvalidInput, match="none"):
         made.engine.connect("bridge", n.id)
     with pytest.raises(InvalidInput, match="host"):

@@ -341,7 +341,8 @@ class SimulatedEngine:
             self._emit(rec, "die", exitCode=str(code))
 
     def _serves_app(self, rec: ContainerRec) -> bool:
-        return rec.running and rec.cmd == _APP_CMD and rec.network_mode != "none"
+        # On `none` too: the app listens on the loopback, the one interface there is.
+        return rec.running and rec.cmd == _APP_CMD
 
     serves_app = _serves_app  # the shell's World protocol
 
