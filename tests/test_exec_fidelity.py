@@ -56,3 +56,31 @@ def lookups(lab) -> list[tuple[int, bool]]:
 @pytest.mark.docker
 def test_name_resolution_matches_the_real_engine(sim_lab, docker_lab):
     assert lookups(sim_lab) == lookups(docker_lab) == [(0, True), (0, True), (1, False), (1, False)]
+
+
+SCRIPTS = [
+    "echo $HOSTNAME ${HOSTNAME}x '$HOSTNAME' $NOPE.",
+    "false && echo yes; echo done",
+    "false || echo rescued",
+    "true && echo a && false || echo b",
+    "echo 'a;b' ; echo c",
+    "hostname; false",
+    "echo x &&",
+    "&& echo a",
+    "echo a ;; echo b",
+]
+
+
+def scripts(lab) -> list[tuple[int, str]]:
+    app = lab.start_app("shell")
+    return [
+        (r.exit_code, r.output.replace(app.id[:12], "<hostname>"))
+        for r in (lab.exec("shell", ["sh", "-c", script]) for script in SCRIPTS)
+    ]
+
+
+@pytest.mark.docker
+def test_sh_c_lists_and_variables_match_the_real_engine(sim_lab, docker_lab):
+    real = scripts(docker_lab)
+    assert scripts(sim_lab) == real
+    assert real[1] == (0, "done\n")  # the scenario observes something

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import Protocol
@@ -160,27 +161,52 @@ def run_command(rec: ContainerRec, argv: Sequence[str], world: World) -> ExecRes
 def _sh(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
     if len(args) < 2 or args[0] != "-c":
         return ExecResult(0, "")  # an interactive shell without a terminal reads EOF and exits
-    script = args[1]
-    if any(token in script for token in ("|", ">", "<", "`", "$(")):
-        return ExecResult(
-            2,
-            "sh: pipes, redirections and substitutions are not modelled by labkit's simulated "
-            "engine\n",
-        )
-    output, code = [], 0
-    for part in script.replace("&&", ";").split(";"):
-        try:
-            words = shlex.split(part)
-        except ValueError:
-            return ExecResult(2, "sh: syntax error: unterminated quoted string\n")
-        if not words:
+    script = _expand(args[1], {"HOSTNAME": rec.hostname, "HOME": "/root", "PATH": _PATH})
+    if any(token in script for token in (">", "<", "`", "$(")):
+        return _not_modelled_in_sh()
+    lexer = shlex.shlex(script, posix=True, punctuation_chars=";&|")
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        return ExecResult(2, "sh: syntax error: unterminated quoted string\n")
+    # Commands joined by ; && || run left to right; && and || look at the last exit code.
+    if tokens and tokens[-1] in ("&&", "||"):
+        return ExecResult(2, "sh: syntax error: unexpected end of file\n")
+    output, code, joiner, words = [], 0, ";", []
+    for n, token in enumerate([*tokens, ";"]):
+        if token not in (";", "&&", "||", ";;"):
+            if set(token) <= set(";&|"):  # a pipe or a background job
+                return _not_modelled_in_sh()
+            words.append(token)
             continue
-        result = _applet(rec, words, world, shell=True)
-        output.append(result.output)
-        code = result.exit_code
-        if code and "&&" in script:
-            break
+        if token == ";;" or (not words and n < len(tokens)):  # outside `case`; no command
+            return ExecResult(2, f'sh: syntax error: unexpected "{token}"\n')
+        if words and (joiner == ";" or (joiner == "&&") == (code == 0)):
+            result = _applet(rec, words, world, shell=True)
+            output.append(result.output)
+            code = result.exit_code
+        joiner, words = token, []
     return ExecResult(code, "".join(output))
+
+
+_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_VARIABLE = re.compile(r"\$(?:(\w+)|\{(\w+)\})")
+
+
+def _expand(script: str, env: Mapping[str, str]) -> str:
+    """$NAME and ${NAME} outside single quotes, as sh expands them (unknown names: empty)."""
+    pieces = script.split("'")
+    for n in range(0, len(pieces), 2):  # even pieces are outside single quotes
+        pieces[n] = _VARIABLE.sub(lambda m: env.get(m.group(1) or m.group(2), ""), pieces[n])
+    return "'".join(pieces)
+
+
+def _not_modelled_in_sh() -> ExecResult:
+    return ExecResult(
+        2,
+        "sh: pipes, redirections and substitutions are not modelled by labkit's simulated engine\n",
+    )
 
 
 def _applet(rec: ContainerRec, words: list[str], world: World, *, shell: bool) -> ExecResult:
