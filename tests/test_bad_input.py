@@ -174,6 +174,19 @@ def test_invalid_subnet(lab):
     )
 
 
+def test_an_ipv6_subnet_is_refused_not_quietly_replaced(lab):
+    raises(
+        errors.InvalidInput,
+        lambda: lab.create_network("labnet", subnet="fd00:dead::/64"),
+        "IPv4 only",
+    )
+    assert lab.name("labnet") not in [n.name for n in lab.networks()]
+
+
+def test_creating_a_network_named_like_a_builtin_one_is_refused(lab):
+    raises(errors.InvalidInput, lambda: lab.engine.create_network("host"), "engine's own")
+
+
 def test_overlapping_subnet(lab):
     raises(errors.Conflict, lambda: lab.create_network("labnet", subnet="172.17.0.0/16"), "labnet")
 

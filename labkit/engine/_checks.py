@@ -144,10 +144,18 @@ def check_subnet(subnet: str | None) -> str | None:
     if subnet is None:
         return None
     try:
-        return str(ipaddress.ip_network(subnet, strict=True))
+        network = ipaddress.ip_network(subnet, strict=True)
     except (ValueError, TypeError):
         raise InvalidInput(
             f"Invalid subnet {subnet!r}",
             "a subnet is a network address with a prefix length, host bits zero",
             "write it like '172.30.0.0/16'",
         ) from None
+    if network.version != 4:
+        # The engine would quietly make an IPv4 network from its pools instead.
+        raise InvalidInput(
+            f"Invalid subnet {subnet!r}",
+            "labkit's networks are IPv4 only (IPv6 needs enable_ipv6 on the engine)",
+            "give an IPv4 subnet, e.g. '10.77.0.0/24'",
+        )
+    return str(network)
