@@ -413,6 +413,26 @@ def test_a_name_the_embedded_dns_does_not_know_times_out_for_a_lab_container(mad
     )
 
 
+def test_published_ports_follow_the_network_that_carries_them(made):
+    """The engine publishes through one endpoint: when it leaves, the ports are published anew
+    through the next network (a new host port); with no network left, nothing is published."""
+    net = made.network("carrier")
+    c = made.run("moving")
+    first = c.port(80).host_port
+    made.engine.connect(net.name, c.id)
+    assert made.engine.container(c.id).port(80).host_port == first
+    made.engine.disconnect("bridge", c.id)
+    second = made.engine.container(c.id).port(80).host_port
+    assert second not in (None, first) and refused(first)
+    assert get_when_ready(second)[0] == 200
+    made.engine.disconnect(net.name, c.id)
+    assert made.engine.container(c.id).ports == () and refused(second)
+    assert made.engine.inspect_container(c.id)["NetworkSettings"]["Ports"] == {}
+    made.engine.connect(net.name, c.id)
+    third = made.engine.container(c.id).port(80).host_port
+    assert third not in (None, first, second) and get_when_ready(third)[0] == 200
+
+
 def test_host_and_none(made):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

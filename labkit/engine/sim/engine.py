@@ -352,7 +352,6 @@ class SimulatedEngine:
         if program and not rec.init:  # with docker-init, the init starts and exits 127 instead
             raise no_such_program(rec.name, program)
         taken: list[tuple[EndpointRec, NetworkRec]] = []
-        held: list[tuple[list[tuple[str, int]], str]] = []  # (bindings, protocol)
         try:
             for net_id, ep in rec.endpoints.items():
                 net = self.network_recs.get(net_id)
@@ -370,24 +369,36 @@ class SimulatedEngine:
                 net.members[rec.id] = None
                 taken.append((ep, net))
             rec.status = "running"  # the listener's responder reads it
-            rec.published = {}
-            if rec.network_mode not in ("host", "none"):
-                for (port, proto), (host_ip, fixed) in rec.port_specs.items():
-                    bindings = self._publish(rec, port, proto, host_ip, fixed)
-                    held.append((bindings, proto))
-                    rec.published[(port, proto)] = bindings
+            self._publish_all(rec)
         except LabkitError:
-            for bindings, proto in held:
-                self._unpublish(rec, bindings, proto)
             for ep, net in taken:
                 self._leave(rec, ep, net)
             rec.status = "created" if rec.started_at == ZERO_TIME else "exited"
-            rec.published = {}
             raise
         rec.sandbox_id = new_id()
         rec.pid = next(self._pids)
         rec.exit_code = 0
         rec.started_at = now_iso(time.time())
+
+    def _publish_all(self, rec: ContainerRec) -> None:
+        """Publish the container's ports through its first network with an address, as the
+        engine does through its gateway endpoint; on host, none or no network: nothing."""
+        rec.published = {}
+        rec.port_network = next((nid for nid, ep in rec.endpoints.items() if ep.ip), "")
+        if not rec.port_network or rec.network_mode in ("host", "none"):
+            return
+        try:
+            for (port, proto), (host_ip, fixed) in rec.port_specs.items():
+                rec.published[(port, proto)] = self._publish(rec, port, proto, host_ip, fixed)
+        except LabkitError:
+            self._unpublish_all(rec)
+            raise
+
+    def _unpublish_all(self, rec: ContainerRec) -> None:
+        for (_port, proto), bindings in rec.published.items():
+            self._unpublish(rec, bindings, proto)
+        rec.published = {}
+        rec.port_network = ""
 
     def _publish(
         self, rec: ContainerRec, port: int, proto: str, host_ip: str, fixed: int | None
@@ -471,9 +482,7 @@ class SimulatedEngine:
 
     def _halt(self, rec: ContainerRec, exit_code: int) -> None:
         """Everything a stop undoes: listeners and host ports, addresses, the process."""
-        for (_port, proto), bindings in rec.published.items():
-            self._unpublish(rec, bindings, proto)
-        rec.published = {}
+        self._unpublish_all(rec)
         for net_id, ep in rec.endpoints.items():
             net = self.network_recs.get(net_id)
             if net is not None:
@@ -719,6 +728,8 @@ class SimulatedEngine:
                     ep.mac = mac_for(ep.ip)
                     ep.ifindex = next(self._ifindex)
                 net.members[rec.id] = None
+                if not rec.port_network:  # the first network with an address carries the ports
+                    self._publish_all(rec)
 
     def disconnect(self, network: str, container: str) -> None:
         with self._lock:
@@ -742,6 +753,10 @@ class SimulatedEngine:
                 )
             self._leave(rec, ep, net)
             del rec.endpoints[net.id]
+            if rec.running and rec.port_network == net.id:
+                # The ports leave with that endpoint; the next network (if any) publishes anew.
+                self._unpublish_all(rec)
+                self._publish_all(rec)
 
     def remove_network(self, ref: str) -> None:
         with self._lock:
@@ -871,7 +886,7 @@ class SimulatedEngine:
         )
 
     def _port_models(self, rec: ContainerRec) -> tuple[PortBinding, ...]:
-        if not rec.running or rec.network_mode in ("host", "none"):
+        if not rec.running or rec.network_mode in ("host", "none") or not rec.port_network:
             return ()
         result = []
         for port, proto in sorted(rec.exposed):

@@ -29,8 +29,9 @@ _LIB = "/var/lib/docker"
 
 
 def ports_json(rec: ContainerRec) -> dict[str, Any]:
-    """NetworkSettings.Ports: bindings while running on a bridge, {} when stopped, host or none."""
-    if not rec.running or rec.network_mode in ("host", "none"):
+    """NetworkSettings.Ports: bindings while running on a bridge; {} when stopped, on host or
+    none, or left with no network."""
+    if not rec.running or rec.network_mode in ("host", "none") or not rec.port_network:
         return {}
     result: dict[str, Any] = {}
     for port, proto in rec.exposed:

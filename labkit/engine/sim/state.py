@@ -84,6 +84,8 @@ class ContainerRec:
     # (port, proto) -> [(host_ip, host_port)] while running, as NetworkSettings.Ports shows it
     published: dict[tuple[int, str], list[tuple[str, int]]] = field(default_factory=dict)
     listening: list[int] = field(default_factory=list)  # host ports with a real listener
+    # The network whose endpoint carries the published ports (the engine's gateway endpoint).
+    port_network: str = ""
 
     @property
     def running(self) -> bool:
