@@ -433,6 +433,31 @@ def test_published_ports_follow_the_network_that_carries_them(made):
     assert third not in (None, first, second) and get_when_ready(third)[0] == 200
 
 
+def test_the_network_whose_name_sorts_first_is_the_gateway(made):
+    """The engine's gateway endpoint is the one on the network whose name sorts first: it takes
+    the default route and the published ports (which move to a new host port). Interfaces keep
+    their names until a restart names them in that order."""
+    first = made.engine.create_network(f"a-{made.tag}", labels={"simtest": made.tag})
+    made.networks.append(first.id)
+    c = made.run("gw")
+    before = c.port(80).host_port
+    made.engine.connect(first.name, c.id)
+    c = made.engine.container(c.id)
+    moved = c.port(80).host_port
+    assert moved != before and refused(before) and get_when_ready(moved)[0] == 200
+    routes = made.engine.exec(c.id, ["ip", "route"]).output.splitlines()
+    gw = c.attachment(first.name).gateway
+    assert routes[0].strip() == f"default via {gw} dev eth1"
+    # Link routes by address; which of the two subnets is lower depends on the engine's pools.
+    subnets = [line.split()[0] for line in routes[1:]]
+    assert subnets == sorted(subnets, key=lambda net: ipaddress.ip_network(net).network_address)
+    made.engine.restart(c.id, timeout=1)
+    routes = made.engine.exec(c.id, ["ip", "route"]).output.splitlines()
+    assert routes[0].strip() == f"default via {gw} dev eth0"
+    page = parse_page(get_when_ready(made.engine.container(c.id).port(80).host_port)[1])
+    assert page["client_addr"].startswith(f"[::ffff:{gw}]:")  # the proxy comes in through it
+
+
 def test_host_and_none(made):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -351,23 +351,24 @@ class SimulatedEngine:
         program = missing_program(rec.cmd)
         if program and not rec.init:  # with docker-init, the init starts and exits 127 instead
             raise no_such_program(rec.name, program)
+        for net_id in rec.endpoints:
+            if net_id not in self.network_recs:
+                raise NetworkNotFound(
+                    f"Container {rec.name!r} cannot start: its network is gone",
+                    f"network {net_id[:12]} was removed while the container was stopped",
+                    "disconnect it (lab.disconnect(...)) or remove and run it again",
+                )
         taken: list[tuple[EndpointRec, NetworkRec]] = []
+        rec.next_dev = 0
         try:
-            for net_id, ep in rec.endpoints.items():
-                net = self.network_recs.get(net_id)
-                if net is None:
-                    raise NetworkNotFound(
-                        f"Container {rec.name!r} cannot start: its network is gone",
-                        f"network {net_id[:12]} was removed while the container was stopped",
-                        "disconnect it (lab.disconnect(...)) or remove and run it again",
-                    )
-                ep.endpoint_id = new_id()
-                if net.pool is not None:
-                    ep.ip = net.pool.request()
-                    ep.mac = mac_for(ep.ip)
-                    ep.ifindex = next(self._ifindex)
-                net.members[rec.id] = None
+            for ep in rec.endpoints.values():  # veths made in the order the networks joined...
+                net = self.network_recs[ep.network_id]
+                self._join(rec, ep, net)
                 taken.append((ep, net))
+            # ...but named in network-name order: eth0 is the gateway endpoint's.
+            named = sorted((ep for ep in rec.endpoints.values() if ep.dev), key=self._net_name_of)
+            for n, ep in enumerate(named):
+                ep.dev = f"eth{n}"
             rec.status = "running"  # the listener's responder reads it
             self._publish_all(rec)
         except LabkitError:
@@ -380,11 +381,32 @@ class SimulatedEngine:
         rec.exit_code = 0
         rec.started_at = now_iso(time.time())
 
+    def _net_name_of(self, ep: EndpointRec) -> str:
+        net = self.network_recs.get(ep.network_id)
+        return net.name if net is not None else ""
+
+    def _join(self, rec: ContainerRec, ep: EndpointRec, net: NetworkRec) -> None:
+        """An endpoint for a running container: an address, a MAC, the next ethN."""
+        ep.endpoint_id = new_id()
+        if net.pool is not None:
+            ep.ip = net.pool.request()
+            ep.mac = mac_for(ep.ip)
+            ep.ifindex = next(self._ifindex)
+            ep.dev = f"eth{rec.next_dev}"
+            rec.next_dev += 1
+        net.members[rec.id] = None
+
+    def _gateway_network(self, rec: ContainerRec) -> str:
+        """The engine's gateway endpoint: of the networks with an address, the first by name.
+        It carries the default route and the published ports."""
+        live = [ep for ep in rec.endpoints.values() if ep.ip is not None]
+        return min(live, key=self._net_name_of).network_id if live else ""
+
     def _publish_all(self, rec: ContainerRec) -> None:
-        """Publish the container's ports through its first network with an address, as the
-        engine does through its gateway endpoint; on host, none or no network: nothing."""
+        """Publish the container's ports through its gateway endpoint, as the engine does; on
+        host, none or no network: nothing."""
         rec.published = {}
-        rec.port_network = next((nid for nid, ep in rec.endpoints.items() if ep.ip), "")
+        rec.port_network = self._gateway_network(rec)
         if not rec.port_network or rec.network_mode in ("host", "none"):
             return
         try:
@@ -456,18 +478,18 @@ class SimulatedEngine:
         return respond
 
     def _addresses(self, rec: ContainerRec) -> list[tuple[ipaddress.IPv4Address, NetworkRec]]:
+        """The container's addresses in `ip addr` order (the order the interfaces were made)."""
         result = []
-        for net_id, ep in list(rec.endpoints.items()):
-            net = self.network_recs.get(net_id)
+        for ep in sorted(list(rec.endpoints.values()), key=lambda ep: ep.ifindex):
+            net = self.network_recs.get(ep.network_id)
             if ep.ip is not None and net is not None:
                 result.append((ep.ip, net))
         return result
 
     def _primary_gateway(self, rec: ContainerRec) -> str:
-        for _ip, net in self._addresses(rec):
-            if net.pool is not None:
-                return str(net.pool.gateway)
-        return "127.0.0.1"
+        """Where a request through a published port comes from: the carrying network's gateway."""
+        net = self.network_recs.get(rec.port_network)
+        return str(net.pool.gateway) if net is not None and net.pool is not None else "127.0.0.1"
 
     def page(self, rec: ContainerRec, client: str) -> str:
         """The lab app's page as ``rec`` would serve it to ``client``."""
@@ -477,7 +499,7 @@ class SimulatedEngine:
     def _leave(self, rec: ContainerRec, ep: EndpointRec, net: NetworkRec) -> None:
         if net.pool is not None and ep.ip is not None:
             net.pool.release(ep.ip)
-        ep.ip, ep.mac, ep.endpoint_id, ep.ifindex = None, "", "", 0
+        ep.ip, ep.mac, ep.endpoint_id, ep.ifindex, ep.dev = None, "", "", 0, ""
         net.members.pop(rec.id, None)
 
     def _halt(self, rec: ContainerRec, exit_code: int) -> None:
@@ -722,13 +744,11 @@ class SimulatedEngine:
             ep = EndpointRec(net.id, aliases=names)
             rec.endpoints[net.id] = ep
             if rec.running:
-                ep.endpoint_id = new_id()
-                if net.pool is not None:
-                    ep.ip = net.pool.request()
-                    ep.mac = mac_for(ep.ip)
-                    ep.ifindex = next(self._ifindex)
-                net.members[rec.id] = None
-                if not rec.port_network:  # the first network with an address carries the ports
+                self._join(rec, ep, net)
+                if self._gateway_network(rec) != rec.port_network:
+                    # A network whose name sorts first takes over the gateway endpoint, and the
+                    # published ports move with it (new host ports).
+                    self._unpublish_all(rec)
                     self._publish_all(rec)
 
     def disconnect(self, network: str, container: str) -> None:

@@ -231,13 +231,23 @@ def _applet(rec: ContainerRec, words: list[str], world: World, *, shell: bool) -
 
 
 def _interfaces(rec: ContainerRec, world: World) -> list[tuple[str, EndpointRec, NetworkRec]]:
-    """(ethN, endpoint, network) for each address the running container has, in join order."""
+    """(ethN, endpoint, network) for each address the running container has, in the order the
+    interfaces were made (as `ip addr` lists them)."""
     result = []
-    for ep in rec.endpoints.values():
+    for ep in sorted(rec.endpoints.values(), key=lambda ep: ep.ifindex):
         net = world.network_recs.get(ep.network_id)
         if net is not None and ep.ip is not None and rec.running:
-            result.append((f"eth{len(result)}", ep, net))
+            result.append((ep.dev, ep, net))
     return result
+
+
+def _routes(rec: ContainerRec, world: World) -> tuple[tuple[str, NetworkRec] | None, list]:
+    """The default route (device, network) — through the network whose name sorts first, the
+    engine's gateway endpoint — and the link routes (device, endpoint, network) by address."""
+    ifaces = [i for i in _interfaces(rec, world) if i[2].pool is not None]
+    gateway = min(ifaces, key=lambda i: i[2].name, default=None)
+    links = sorted(ifaces, key=lambda i: i[2].pool.subnet.network_address)
+    return ((gateway[0], gateway[2]) if gateway else None), links
 
 
 def _hostname(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
@@ -267,12 +277,11 @@ def _ip(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
         return ExecResult(0, text)
     if what in ("r", "route"):
         lines = []
-        ifaces = _interfaces(rec, world)
-        if ifaces and ifaces[0][2].pool is not None:
-            lines.append(f"default via {ifaces[0][2].pool.gateway} dev eth0 ")
-        for dev, ep, net in ifaces:
-            if net.pool is not None:
-                lines.append(f"{net.pool.subnet} dev {dev} scope link  src {ep.ip} ")
+        gateway, links = _routes(rec, world)
+        if gateway:
+            lines.append(f"default via {gateway[1].pool.gateway} dev {gateway[0]} ")
+        for dev, ep, net in links:
+            lines.append(f"{net.pool.subnet} dev {dev} scope link  src {ep.ip} ")
         return ExecResult(0, "".join(line + "\n" for line in lines))
     return ExecResult(
         1, "ip: only 'ip addr' and 'ip route' are modelled by labkit's simulated engine\n"
@@ -346,15 +355,14 @@ def _route_cmd(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
         "Kernel IP routing table",
         "Destination     Gateway         Genmask         Flags Metric Ref    Use Iface",
     ]
-    ifaces = _interfaces(rec, world)
-    if ifaces and ifaces[0][2].pool is not None:
+    gateway, links = _routes(rec, world)
+    if gateway:
         dest = "0.0.0.0" if numeric else "default"
         rows.append(
-            f"{dest:<16}{str(ifaces[0][2].pool.gateway):<16}0.0.0.0         UG    0      0        "
-            "0 eth0"
+            f"{dest:<16}{str(gateway[1].pool.gateway):<16}0.0.0.0         UG    0      0        "
+            f"0 {gateway[0]}"
         )
-    for dev, _ep, net in ifaces:
-        assert net.pool is not None
+    for dev, _ep, net in links:
         gw = "0.0.0.0" if numeric else "*"
         dest, mask = str(net.pool.subnet.network_address), _mask(net.pool.subnet.prefixlen)
         rows.append(f"{dest:<16}{gw:<16}{mask:<16}U     0      0        0 {dev}")

@@ -56,6 +56,7 @@ class EndpointRec:
     ip: ipaddress.IPv4Address | None = None
     mac: str = ""
     ifindex: int = 0  # the container side of the veth pair, as `ip addr` numbers it
+    dev: str = ""  # its name in the container: eth0, eth1, ... in the order they were made
 
 
 @dataclass
@@ -86,6 +87,7 @@ class ContainerRec:
     listening: list[int] = field(default_factory=list)  # host ports with a real listener
     # The network whose endpoint carries the published ports (the engine's gateway endpoint).
     port_network: str = ""
+    next_dev: int = 0  # the N of the next ethN; the engine counts up until the next start
 
     @property
     def running(self) -> bool:
