@@ -11,6 +11,12 @@ COMMANDS = [
     ["ip", "-4", "addr"],
     ["ip", "-o", "-4", "addr"],
     ["ip", "route"],
+    ["ip", "addr", "show", "eth0"],
+    ["ip", "-4", "a", "s", "dev", "eth0"],
+    ["ip", "link"],
+    ["ip", "link", "show", "lo"],
+    ["ip", "addr", "show", "eth9"],
+    ["ip", "neigh"],
     ["cat", "/etc/resolv.conf"],
     ["cat", "/proc/sys/net/ipv4/ip_forward"],
 ]
@@ -21,6 +27,7 @@ def normalised(text: str, container) -> str:
         text = text.replace(att.ip, "<ip>").replace(att.gateway, "<gw>") if att.ip else text
     text = re.sub(r"^\d+: ", "<n>: ", text, flags=re.M)
     text = re.sub(r"@if\d+", "@if<n>", text)
+    text = re.sub(r"link/ether \S+", "link/ether <mac>", text)  # derived from the pool's IP
     text = re.sub(r"<ip>/\d+ brd \S+", "<ip>/<p> brd <b>", text)
     return re.sub(r"\b\d+\.\d+\.\d+\.0/\d+", "<subnet>", text)
 
