@@ -17,6 +17,7 @@ COMMANDS = [
     ["ip", "link", "show", "lo"],
     ["ip", "addr", "show", "eth9"],
     ["ip", "neigh"],
+    ["hostname", "-i"],
     ["cat", "/etc/resolv.conf"],
     ["cat", "/proc/sys/net/ipv4/ip_forward"],
 ]

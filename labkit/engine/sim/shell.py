@@ -251,6 +251,12 @@ def _routes(rec: ContainerRec, world: World) -> tuple[tuple[str, NetworkRec] | N
 
 
 def _hostname(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
+    if "-i" in args:  # the address /etc/hosts gives the name first
+        for line in _hosts_file(rec, world).splitlines():
+            fields = line.split()
+            if rec.hostname in fields[1:]:
+                return ExecResult(0, fields[0] + "\n")
+        return ExecResult(1, f"hostname: {rec.hostname}: Host name lookup failure\n")
     return ExecResult(0, rec.hostname + "\n")
 
 
