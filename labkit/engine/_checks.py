@@ -6,7 +6,17 @@ import ipaddress
 import re
 from collections.abc import Mapping
 
-from labkit.errors import ContainerNotFound, InvalidInput, InvalidName, InvalidPort, NetworkNotFound
+from labkit.errors import (
+    Conflict,
+    ContainerNotFound,
+    ContainerNotRunning,
+    InvalidInput,
+    InvalidName,
+    InvalidPort,
+    NameInUse,
+    NetworkInUse,
+    NetworkNotFound,
+)
 
 __all__ = [
     "check_name",
@@ -17,6 +27,14 @@ __all__ = [
     "no_such_network",
     "no_such_program",
     "predefined_network",
+    "name_in_use",
+    "already_connected",
+    "not_connected",
+    "network_in_use",
+    "not_running",
+    "subnet_overlaps",
+    "none_and_another",
+    "host_network_is_fixed",
     "PREDEFINED_NETWORKS",
 ]
 
@@ -55,6 +73,70 @@ def predefined_network(name: str, action: str) -> InvalidInput:
         f"{name!r} is one of the engine's own networks and cannot be {action}",
         "bridge, host and none exist on every Docker engine, made by the engine itself",
         "create and remove networks of your own, e.g. lab.create_network('labnet')",
+    )
+
+
+def name_in_use(kind: str, name: str) -> NameInUse:
+    return NameInUse(
+        f"The {kind} name {name!r} is already in use",
+        "names are unique on an engine",
+        f"remove the old {kind} (lab.cleanup()) or choose another name",
+    )
+
+
+def already_connected(container: str, network: str) -> Conflict:
+    return Conflict(
+        f"{container!r} is already connected to {network!r}",
+        "a container joins a network once",
+        "nothing to do: it is already there (see lab.container(...).networks)",
+    )
+
+
+def not_connected(container: str, network: str) -> InvalidInput:
+    return InvalidInput(
+        f"{container!r} is not connected to {network!r}",
+        "there is nothing to disconnect",
+        "see lab.container(...).networks",
+    )
+
+
+def network_in_use(network: str, members: str = "") -> NetworkInUse:
+    return NetworkInUse(
+        f"Network {network!r} still has containers attached" + (f" ({members})" if members else ""),
+        "the engine refuses to remove a network in use",
+        "disconnect or remove its containers first (lab.disconnect(...))",
+    )
+
+
+def not_running(container: str) -> ContainerNotRunning:
+    return ContainerNotRunning(
+        f"Container {container!r} is not running",
+        "commands and probes need a running container",
+        "start it again (lab.start(...)) and look at its logs if it keeps exiting",
+    )
+
+
+def subnet_overlaps(network: str) -> Conflict:
+    return Conflict(
+        f"The subnet for {network!r} overlaps a network that exists",
+        "two networks on one host cannot share addresses",
+        "choose another subnet (e.g. 172.30.0.0/16), or none and let the engine pick",
+    )
+
+
+def none_and_another(container: str) -> InvalidInput:
+    return InvalidInput(
+        f"{container!r} cannot be on the none network and another network at once",
+        "`none` means loopback only: no interface to share",
+        "run the container on bridge or a user-defined network instead",
+    )
+
+
+def host_network_is_fixed(container: str) -> InvalidInput:
+    return InvalidInput(
+        f"{container!r} cannot join or leave the host network",
+        "a host-network container uses the host's own network stack, chosen at `docker run`",
+        "run a new container with network='host' instead",
     )
 
 

@@ -24,25 +24,29 @@ import requests.exceptions
 
 from labkit import app, host
 from labkit.engine._checks import (
+    already_connected,
     check_name,
     check_ports,
     check_subnet,
+    host_network_is_fixed,
+    name_in_use,
+    network_in_use,
     no_such_container,
     no_such_network,
     no_such_program,
+    none_and_another,
+    not_connected,
+    not_running,
     predefined_network,
+    subnet_overlaps,
 )
 from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE, PortSpec
 from labkit.errors import (
-    Conflict,
-    ContainerNotRunning,
     EngineUnavailable,
     ImageBuildFailed,
     ImageNotFound,
     InvalidInput,
     LabkitError,
-    NameInUse,
-    NetworkInUse,
     PortInUse,
 )
 from labkit.models import (
@@ -162,56 +166,23 @@ class DockerEngine:
                 "publish on another host port, or None for an ephemeral one (-p :80)",
             )
         if "already exists in network" in low:
-            return Conflict(
-                f"{c!r} is already connected to {n!r}",
-                "a container joins a network once",
-                "nothing to do: it is already there (see lab.container(...).networks)",
-            )
+            return already_connected(c, n)
         if "already in use" in low or "already exists" in low:
-            kind, name = (
-                ("network", network) if network and not container else ("container", container)
-            )
-            return NameInUse(
-                f"The {kind} name {name!r} is already in use",
-                "names are unique on an engine",
-                f"remove the old {kind} (lab.cleanup()) or choose another name",
-            )
+            if network and not container:
+                return name_in_use("network", network)
+            return name_in_use("container", container)
         if "active endpoints" in low:
-            return NetworkInUse(
-                f"Network {n!r} still has containers attached",
-                "the engine refuses to remove a network in use",
-                "disconnect or remove its containers first (lab.disconnect(...))",
-            )
+            return network_in_use(n)
         if "is not running" in low or "is restarting" in low or "is paused" in low:
-            return ContainerNotRunning(
-                f"Container {c!r} is not running",
-                "commands and probes need a running container",
-                "start it again (lab.start(...)) and look at its logs if it keeps exiting",
-            )
+            return not_running(c)
         if "private (none) mode" in low:
-            return InvalidInput(
-                f"{c!r} cannot be on the none network and another network at once",
-                "`none` means loopback only: no interface to share",
-                "run the container on bridge or a user-defined network instead",
-            )
-        if "host network" in low and "connected" in low:
-            return InvalidInput(
-                f"{c!r} cannot join or leave the host network",
-                "a host-network container uses the host's own network stack, chosen at `docker run`",
-                "run a new container with network='host' instead",
-            )
+            return none_and_another(c)
+        if ("host network" in low and "connected" in low) or "sharing network namespace" in low:
+            return host_network_is_fixed(c)
         if "is not connected to" in low:
-            return InvalidInput(
-                f"{c!r} is not connected to {n!r}",
-                "there is nothing to disconnect",
-                "see lab.container(...).networks",
-            )
+            return not_connected(c, n)
         if "pool overlaps" in low:
-            return Conflict(
-                f"The subnet for {n!r} overlaps a network that exists",
-                "two networks on one host cannot share addresses",
-                "choose another subnet (e.g. 172.30.0.0/16), or none and let the engine pick",
-            )
+            return subnet_overlaps(n)
         if "pre-defined network" in low:
             return predefined_network(n, "removed")
         if "predefined" in low:

@@ -18,13 +18,21 @@ from collections.abc import Callable, Mapping, Sequence
 from labkit import app, host
 from labkit.engine._checks import (
     PREDEFINED_NETWORKS,
+    already_connected,
     check_name,
     check_ports,
     check_subnet,
+    host_network_is_fixed,
+    name_in_use,
+    network_in_use,
     no_such_container,
     no_such_network,
     no_such_program,
+    none_and_another,
+    not_connected,
+    not_running,
     predefined_network,
+    subnet_overlaps,
 )
 from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE, PortSpec
 from labkit.engine.sim import inspect as raw
@@ -41,14 +49,10 @@ from labkit.engine.sim.ports import PortAllocator, port_is_free
 from labkit.engine.sim.shell import missing_program, pid1_exit_code, run_command
 from labkit.engine.sim.state import ZERO_TIME, ContainerRec, EndpointRec, NetworkRec, now_iso
 from labkit.errors import (
-    Conflict,
-    ContainerNotRunning,
     EngineUnavailable,
     ImageNotFound,
     InvalidInput,
     LabkitError,
-    NameInUse,
-    NetworkInUse,
     NetworkNotFound,
     PortInUse,
 )
@@ -283,12 +287,7 @@ class SimulatedEngine:
             # The engine's order: the image, then the name, then the network.
             self._check_image(image)
             if name in self._names:
-                raise NameInUse(
-                    f"The container name {name!r} is already in use",
-                    f"container {self._names[name][:12]} has that name; names are unique on an "
-                    "engine",
-                    "remove the old container (lab.cleanup()) or choose another name",
-                )
+                raise name_in_use("container", name)
             mode = network or "default"
             net = self._find_net(network) if network else self._find_net("bridge")
             if net.driver == "host" and specs:
@@ -626,11 +625,7 @@ class SimulatedEngine:
             self._check_open()
             rec = self._find(ref)
             if not rec.running:
-                raise ContainerNotRunning(
-                    f"Container {ref!r} is not running",
-                    f"Container {rec.id} is not running",
-                    "start it again (lab.start(...)) and look at its logs if it keeps exiting",
-                )
+                raise not_running(ref)
             argv = [str(part) for part in (command or ())]
             if not argv or not argv[0]:
                 raise InvalidInput(
@@ -687,11 +682,7 @@ class SimulatedEngine:
             if name in PREDEFINED_NETWORKS:
                 raise predefined_network(name, "created")
             if name in self._net_names:
-                raise NameInUse(
-                    f"The network name {name!r} is already in use",
-                    f"network with name {name} already exists",
-                    "remove the old network (lab.cleanup()) or choose another name",
-                )
+                raise name_in_use("network", name)
             _check_driver(driver)
             in_use = [n.pool.subnet for n in self.network_recs.values() if n.pool is not None]
             if subnet is None:
@@ -700,13 +691,7 @@ class SimulatedEngine:
             else:
                 net_addr = ipaddress.IPv4Network(subnet)  # check_subnet let IPv4 alone through
                 if any(net_addr.overlaps(used) for used in in_use):
-                    raise Conflict(
-                        f"The subnet {subnet} for {name!r} overlaps a network that exists",
-                        "two networks on one host cannot share addresses (Pool overlaps with "
-                        "other one)",
-                        "choose another subnet (e.g. 172.30.0.0/16), or none and let the engine "
-                        "pick",
-                    )
+                    raise subnet_overlaps(name)
                 pool = AddressPool(net_addr, _gateway(gateway, net_addr))
                 gateway_given = gateway is not None
             net = NetworkRec(
@@ -728,11 +713,7 @@ class SimulatedEngine:
             net = self._find_net(network)
             _check_joinable(rec, net)
             if net.id in rec.endpoints:
-                raise Conflict(
-                    f"{rec.name!r} is already connected to {net.name!r}",
-                    "a container joins a network once",
-                    "nothing to do; disconnect it first to join again (lab.disconnect(...))",
-                )
+                raise already_connected(rec.name, net.name)
             if aliases and not net.user_defined:
                 raise InvalidInput(
                     f"Cannot give {rec.name!r} aliases on network {net.name!r}",
@@ -757,20 +738,10 @@ class SimulatedEngine:
             rec = self._find(container)
             net = self._find_net(network)
             if net.driver == "host" or rec.network_mode == "host":
-                raise InvalidInput(
-                    f"Cannot disconnect {rec.name!r} from network {net.name!r}",
-                    "container cannot be disconnected from host network or connected to host "
-                    "network",
-                    "a host-network container keeps the host's stack; remove it and run it on a "
-                    "bridge",
-                )
+                raise host_network_is_fixed(rec.name)
             ep = rec.endpoints.get(net.id)
             if ep is None:
-                raise InvalidInput(
-                    f"Container {rec.name!r} is not on network {net.name!r}",
-                    f"container {rec.id} is not connected to network {net.name}",
-                    "see the container's networks with lab.container(...).networks",
-                )
+                raise not_connected(rec.name, net.name)
             self._leave(rec, ep, net)
             del rec.endpoints[net.id]
             if rec.running and rec.port_network == net.id:
@@ -788,11 +759,7 @@ class SimulatedEngine:
                 names = ", ".join(
                     self.container_recs[c].name for c in net.members if c in self.container_recs
                 )
-                raise NetworkInUse(
-                    f"Network {net.name!r} still has containers attached",
-                    f"network {net.name} id {net.id} has active endpoints ({names})",
-                    "disconnect or remove its containers first (lab.disconnect(...))",
-                )
+                raise network_in_use(net.name, names)
             del self.network_recs[net.id]
             self._net_names.pop(net.name, None)
 
@@ -997,26 +964,10 @@ def _gateway(gateway: str | None, subnet: ipaddress.IPv4Network) -> ipaddress.IP
 
 
 def _check_joinable(rec: ContainerRec, net: NetworkRec) -> None:
-    if net.driver == "host":
-        raise InvalidInput(
-            f"Cannot connect {rec.name!r} to the host network",
-            "container cannot be disconnected from host network or connected to host network",
-            "run a new container with network='host' instead",
-        )
-    if rec.network_mode == "host":
-        raise InvalidInput(
-            f"Cannot connect {rec.name!r} to network {net.name!r}",
-            "container sharing network namespace with another container or host cannot be "
-            "connected to any other network",
-            "run it on a bridge network instead of the host network",
-        )
+    if net.driver == "host" or rec.network_mode == "host":
+        raise host_network_is_fixed(rec.name)
     if net.driver == "null" or rec.network_mode == "none":
-        raise InvalidInput(
-            f"Cannot connect {rec.name!r} to network {net.name!r}",
-            "container cannot be connected to multiple networks with one of the networks in "
-            "private (none) mode",
-            "a 'none' container has loopback only; run a new container on the network you want",
-        )
+        raise none_and_another(rec.name)
 
 
 def _host_nameserver(path: str = "/etc/resolv.conf") -> str:
