@@ -264,46 +264,9 @@ def _ip(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
     words = [a for a in args if a not in ("-4", "-o")]
     what, rest = (words[0], words[1:]) if words else ("", [])
     if what in ("a", "addr", "address", "l", "link"):
-        rest = [w for w in rest if w not in ("s", "show", "list", "ls", "dev")]
-        device = rest[0] if rest else None
-        if "-o" in args and what.startswith("a"):  # one line per address, as the CGI reads them
-            blocks = [
-                "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n"
-            ] + [
-                f"{ep.ifindex}: {dev}    inet {ep.ip}/{net.pool.subnet.prefixlen} brd "
-                f"{net.pool.subnet.broadcast_address} "
-                f"scope global {dev}\\       valid_lft forever preferred_lft forever\n"
-                for dev, ep, net in _interfaces(rec, world)
-                if net.pool is not None
-            ]
-        else:
-            blocks = re.split(r"(?m)^(?=\d+: )", _ip_addr(rec, world))[1:]
-        if device is not None:
-            blocks = [b for b in blocks if re.match(rf"\d+: {re.escape(device)}[:@ ]", b)]
-            if not blocks:
-                return ExecResult(1, f"ip: can't find device '{device}'\n")
-        text = "".join(blocks)
-        if what.startswith("l"):  # ip link: the interfaces without their addresses
-            text = "".join(
-                line
-                for line in text.splitlines(True)
-                if line.startswith(("    link/", *"0123456789"))
-            )
-        elif "-4" in args and "-o" not in args:  # only the inet lines, as `ip -4 addr` prints
-            text = "".join(
-                line for line in text.splitlines(True) if not line.startswith("    link/")
-            )
-        return ExecResult(0, text)
-    gateway, links = _routes(rec, world)
-    if what in ("r", "route") and rest[:1] == ["get"] and len(rest) > 1:
-        return _ip_route_get(rest[1], gateway, links)
+        return _ip_show(rec, what, rest, args, world)
     if what in ("r", "route"):
-        lines = []
-        if gateway:
-            lines.append(f"default via {gateway[1].pool.gateway} dev {gateway[0]} ")
-        for dev, ep, net in links:
-            lines.append(f"{net.pool.subnet} dev {dev} scope link  src {ep.ip} ")
-        return ExecResult(0, "".join(line + "\n" for line in lines))
+        return _ip_route(rec, rest, world)
     if what in ("n", "neigh", "neighbour"):
         return ExecResult(0, "")  # the container has not spoken to a neighbour yet
     return ExecResult(
@@ -311,6 +274,50 @@ def _ip(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
         "ip: only 'ip addr', 'ip link', 'ip route' and 'ip neigh' are modelled by labkit's "
         "simulated engine\n",
     )
+
+
+def _ip_show(
+    rec: ContainerRec, what: str, rest: list[str], args: list[str], world: World
+) -> ExecResult:
+    """`ip addr` and `ip link`, for all interfaces or the one named."""
+    rest = [w for w in rest if w not in ("s", "show", "list", "ls", "dev")]
+    device = rest[0] if rest else None
+    if "-o" in args and what.startswith("a"):  # one line per address, as the CGI reads them
+        blocks = [
+            "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n"
+        ] + [
+            f"{ep.ifindex}: {dev}    inet {ep.ip}/{net.pool.subnet.prefixlen} brd "
+            f"{net.pool.subnet.broadcast_address} "
+            f"scope global {dev}\\       valid_lft forever preferred_lft forever\n"
+            for dev, ep, net in _interfaces(rec, world)
+            if net.pool is not None
+        ]
+    else:
+        blocks = re.split(r"(?m)^(?=\d+: )", _ip_addr(rec, world))[1:]
+    if device is not None:
+        blocks = [b for b in blocks if re.match(rf"\d+: {re.escape(device)}[:@ ]", b)]
+        if not blocks:
+            return ExecResult(1, f"ip: can't find device '{device}'\n")
+    text = "".join(blocks)
+    if what.startswith("l"):  # ip link: the interfaces without their addresses
+        text = "".join(
+            line for line in text.splitlines(True) if line.startswith(("    link/", *"0123456789"))
+        )
+    elif "-4" in args and "-o" not in args:  # only the inet lines, as `ip -4 addr` prints
+        text = "".join(line for line in text.splitlines(True) if not line.startswith("    link/"))
+    return ExecResult(0, text)
+
+
+def _ip_route(rec: ContainerRec, rest: list[str], world: World) -> ExecResult:
+    gateway, links = _routes(rec, world)
+    if rest[:1] == ["get"] and len(rest) > 1:
+        return _ip_route_get(rest[1], gateway, links)
+    lines = []
+    if gateway:
+        lines.append(f"default via {gateway[1].pool.gateway} dev {gateway[0]} ")
+    for dev, ep, net in links:
+        lines.append(f"{net.pool.subnet} dev {dev} scope link  src {ep.ip} ")
+    return ExecResult(0, "".join(line + "\n" for line in lines))
 
 
 def _ip_route_get(target: str, gateway, links) -> ExecResult:
