@@ -44,7 +44,12 @@ __all__ = [
     "ContainerNotRunning",
     "ImageBuildFailed",
     "LabHostError",
+    "EngineWarning",
 ]
+
+
+class EngineWarning(UserWarning):
+    """Something the engine warns about and then does anyway (the docker CLI's "WARNING:")."""
 
 
 class LabkitError(Exception):

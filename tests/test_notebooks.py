@@ -191,6 +191,16 @@ def test_course_on_the_simulated_engine(monkeypatch, record_property):
         )
         timings[path.stem] = round(time.perf_counter() - t0, 2)
         assert_clean_run(nb, path.name)
+        if path.stem.startswith("03"):  # -p :80 on the host network: the engine's one-line warning
+            stderr = "".join(
+                o.get("text", "")
+                for c in nb.cells
+                for o in c.get("outputs", [])
+                if o.get("name") == "stderr"
+            )
+            assert (
+                "WARNING: Published ports are discarded" in stderr and "UserWarning" not in stderr
+            )
         banner = "".join(str(o.get("data", {}).get("text/html", "")) for o in nb.cells[1].outputs)
         assert "SIMULATED ENGINE" in banner
     total = time.perf_counter() - started

@@ -131,7 +131,7 @@ def test_figure_carries_nodes_edges_and_details():
     edges = {tuple(e) for t in fig.data if t.meta for e in t.meta["edges"]}
     assert ("host", "container:myapp2", "0.0.0.0:32771 → 80/tcp") in edges
     hover = " ".join(h for t in fig.data if t.hovertext is not None for h in t.hovertext)
-    assert "02:42:ac:11:00:02" in hover and "172.17.0.2/16" in hover and "ip_forward: True" in hover
+    assert "02:42:ac:11:00:02" in hover and "172.17.0.2/16" in hover and "ip_forward: 1" in hover
     labels = " ".join(t.text and " ".join(t.text) or "" for t in fig.data if t.mode == "text")
     assert (
         "docker0 172.17.0.1/16 · ip_forward=1" in labels

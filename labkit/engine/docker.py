@@ -43,6 +43,7 @@ from labkit.engine._checks import (
 from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE, PortSpec
 from labkit.errors import (
     EngineUnavailable,
+    EngineWarning,
     ImageBuildFailed,
     ImageNotFound,
     InvalidInput,
@@ -274,7 +275,7 @@ class DockerEngine:
         check_name(name)
         bindings = check_ports(ports)
         if network == "host" and bindings:
-            warnings.warn(HOST_PORTS_DISCARDED, stacklevel=2)
+            warnings.warn(HOST_PORTS_DISCARDED, EngineWarning, stacklevel=2)
             bindings = {}
         port_map = {
             f"{port}/{proto}": (host_ip, host_port) if host_ip else host_port

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import html
+import sys
+import warnings
 
 from labkit.connect import choose
-from labkit.errors import LabkitError
+from labkit.errors import EngineWarning, LabkitError
 from labkit.lab import Lab
 
-__all__ = ["start", "show_banner", "install_error_display", "error_html"]
+__all__ = ["start", "show_banner", "install_error_display", "install_warning_display", "error_html"]
 
 
 def start(namespace: str | None = None) -> Lab:
     """Pick the engine, say which and why in a banner, and return the student's Lab."""
     install_error_display()
+    install_warning_display()
     engine, why = choose()
     lab = Lab(engine, namespace=namespace)
     show_banner(lab, why)
@@ -42,6 +45,23 @@ def error_html(exc: LabkitError) -> str:
     lines = exc.message.splitlines()
     body = "<br>".join(html.escape(line) for line in lines)
     return f'<div class="labkit-error" style="color:#b00020;font-family:sans-serif">⚠ {body}</div>'
+
+
+def install_warning_display() -> None:
+    """Show the engine's warnings as the docker CLI does, one line, without the kernel's
+    temporary file name and source line; other warnings as Python shows them."""
+    shown = warnings.showwarning
+    if getattr(shown, "labkit", False):
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, EngineWarning):
+            print(f"WARNING: {message}", file=file or sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    show.labkit = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
 
 
 def install_error_display() -> None:

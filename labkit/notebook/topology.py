@@ -434,7 +434,7 @@ def _host_hover(info: EngineInfo) -> str:
         f"<b>{_esc(info.description)}</b>",
         f"published ports are reached at {_esc(info.host)}",
         f"bridge {_esc(info.bridge_name)}: {_esc(info.bridge_address or 'unknown')}",
-        f"ip_forward: {info.ip_forward if info.ip_forward is not None else 'unknown'}",
+        f"ip_forward: {({True: '1', False: '0'}).get(info.ip_forward, 'unknown')}",
         f"ephemeral port range: {info.port_range[0]}–{info.port_range[1]}",
         f"bridge IPs reachable from here: {'yes' if info.bridge_reachable else 'no'}",
         _esc(info.bridge_reason),

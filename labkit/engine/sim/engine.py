@@ -50,6 +50,7 @@ from labkit.engine.sim.shell import missing_program, pid1_exit_code, run_command
 from labkit.engine.sim.state import ZERO_TIME, ContainerRec, EndpointRec, NetworkRec, now_iso
 from labkit.errors import (
     EngineUnavailable,
+    EngineWarning,
     ImageNotFound,
     InvalidInput,
     LabkitError,
@@ -292,7 +293,7 @@ class SimulatedEngine:
             net = self._find_net(network) if network else self._find_net("bridge")
             if net.driver == "host" and specs:
                 # The engine warns and ignores them; the Docker backend does not even send them.
-                warnings.warn(HOST_PORTS_DISCARDED, stacklevel=2)
+                warnings.warn(HOST_PORTS_DISCARDED, EngineWarning, stacklevel=2)
                 specs = {}
             cid = new_id()
             exposed = sorted({_APP_PORT, *specs}, key=lambda pp: f"{pp[0]}/{pp[1]}")

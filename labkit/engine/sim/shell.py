@@ -598,6 +598,7 @@ def _nslookup(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
         # that exists only on user-defined networks.
         return ExecResult(
             1,
+            # stderr and stdout interleave in either order on the engine
             f"nslookup: write to '{server}': Connection refused\n"
             ";; connection timed out; no servers could be reached\n\n",
         )
@@ -610,10 +611,11 @@ def _nslookup(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
     if address is None:
         miss = f"** server can't find {name}: NXDOMAIN\n\n"
         return ExecResult(1, head + miss + miss)
+    # The A and AAAA replies race on the engine; the A answer usually comes first.
     return ExecResult(
         0,
-        head + "Non-authoritative answer:\n\nNon-authoritative answer:\n"
-        f"Name:\t{name}\nAddress: {address}\n\n",
+        head + f"Non-authoritative answer:\nName:\t{name}\nAddress: {address}\n\n"
+        "Non-authoritative answer:\n\n",
     )
 
 
