@@ -17,6 +17,7 @@ import uuid
 import warnings
 
 import pytest
+from loopback import refused
 
 from labkit.app import parse_page
 from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE
@@ -107,14 +108,6 @@ def get_when_ready(port: int, deadline: float = 3.0) -> tuple[int, str]:
             if time.monotonic() > end:
                 raise
             time.sleep(0.05)
-
-
-def refused(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
-        return True
-    return False
 
 
 # -- engine and image --------------------------------------------------------------------------

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from loopback import refused
 from test_contract import DEFAULT_POOLS, Made
 
 from labkit.app import parse_page
@@ -53,14 +53,6 @@ def error_type(call: Callable[[], Any]) -> str:
     except LabkitError as exc:
         return type(exc).__name__
     return "no error"
-
-
-def refused(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
-        return True
-    return False
 
 
 def page_at(port: int) -> dict[str, str]:

@@ -9,6 +9,7 @@ import socket
 import time
 
 import pytest
+from loopback import refused
 
 from labkit.app import PAGE_TITLE, parse_page
 from labkit.engine.base import LAB_IMAGE
@@ -39,14 +40,6 @@ def raw(port: int, request: bytes) -> bytes:
         while chunk := sock.recv(4096):
             data += chunk
     return data
-
-
-def refused(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
-        return True
-    return False
 
 
 def free_run(low: int = 41000, high: int = 59000, length: int = 4) -> int:

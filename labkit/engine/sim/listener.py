@@ -109,15 +109,19 @@ class ListenerHub:
     def close_port(self, port: int) -> None:
         """Stop listening on ``port``: a new connection is refused from now on."""
         with self._lock:
-            sock = self._listeners.pop(port, None)
-            if sock is None:
-                return
-            if self._selector is not None:
-                try:
-                    self._selector.unregister(sock)
-                except (KeyError, ValueError):
-                    pass
-            sock.close()
+            self._drop(port)
+
+    def _drop(self, port: int) -> None:
+        # Under the lock: forget the listener and close it.
+        sock = self._listeners.pop(port, None)
+        if sock is None:
+            return
+        if self._selector is not None:
+            try:
+                self._selector.unregister(sock)
+            except (KeyError, ValueError):
+                pass
+        sock.close()
 
     @property
     def ports(self) -> list[int]:
@@ -128,13 +132,7 @@ class ListenerHub:
         with self._lock:
             self._closed = True
             for port in list(self._listeners):
-                sock = self._listeners.pop(port)
-                if self._selector is not None:
-                    try:
-                        self._selector.unregister(sock)
-                    except (KeyError, ValueError):
-                        pass
-                sock.close()
+                self._drop(port)
             thread, wake = self._thread, self._wake_w
         if wake is not None:
             try:
