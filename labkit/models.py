@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from labkit.generation import Generation, generation_of
+
 __all__ = [
     "PortBinding",
     "Attachment",
@@ -180,6 +182,11 @@ class EngineInfo:
     bridge_reachable: bool = False
     bridge_reason: str = ""  # why bridge IPs are (not) reachable from the kernel's machine
     simulated: bool = False
+
+    @property
+    def generation(self) -> Generation:
+        """Which engine generation's behaviour holds here (20.10, or 28 and later)."""
+        return generation_of(self.version)
 
 
 @dataclass(frozen=True)
