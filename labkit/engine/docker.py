@@ -160,7 +160,10 @@ class DockerEngine:
                 "leave it out and let the engine pick .1",
             )
         if "port is already allocated" in low or "address already in use" in low:
-            port = re.search(r"(?:Bind for \S*?:|:)(\d+)(?:: bind| failed)", text)
+            # 20.10: "Bind for 0.0.0.0:N failed", "...:N: bind"; 28: "host port for 0.0.0.0:N:".
+            port = re.search(r"(?:Bind for \S*?:|:)(\d+)(?:: bind| failed)", text) or re.search(
+                r"host port for (?:\[[^\]]*\]|[^\s:]*):(\d+):", text
+            )
             return PortInUse(
                 f"Host port {port.group(1) if port else '?'} for {c!r} is already in use",
                 "another process or container holds it",
@@ -178,7 +181,8 @@ class DockerEngine:
             return not_running(c)
         if "private (none) mode" in low:
             return none_and_another(c)
-        if ("host network" in low and "connected" in low) or "sharing network namespace" in low:
+        # 20.10: "...or connected to host network"; 28: "cannot connect container to host network".
+        if ("host network" in low and "connect" in low) or "sharing network namespace" in low:
             return host_network_is_fixed(c)
         if "is not connected to" in low:
             return not_connected(c, n)
