@@ -31,7 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     hosts = sub.add_parser("labhosts", help="real lab hosts (root, Linux): up, down or status")
     hosts.add_argument("action", choices=("up", "down", "status"))
-    hosts.add_argument("--engine", choices=("20.10", "28"), default="20.10", help="agents' engine")
+    hosts.add_argument(
+        "--engine",
+        choices=("20.10", "28"),
+        help="the agents' engine for up (default: LABKIT_LABHOSTS_ENGINE, else 20.10)",
+    )
     _add_engine_parser(sub)
     sub.add_parser(
         "bench", help="labkit's speed against the docker CLI, as ratios (--quick, --json)"
@@ -117,14 +121,14 @@ def _cleanup(args: argparse.Namespace) -> int:
 def _labhosts(args: argparse.Namespace) -> int:
     from labkit.labhosts import LabHosts, available
 
-    hosts = LabHosts()
+    hosts = LabHosts(engine=args.engine if args.action == "up" else None)
     if args.action == "down":
         removed = hosts.teardown()
         print("Removed: " + (", ".join(removed) if removed else "nothing (no lab hosts were up)"))
         return 0
     if args.action == "status":
-        ok, why = available()
-        state = "up" if hosts.built else "down"
+        ok, why = available(hosts.generation)
+        state = f"up on Engine {hosts.generation.value}" if hosts.built else "down"
         print(f"lab hosts: {state}; can build here: {'yes' if ok else 'no'} ({why})")
         return 0
     hosts.build(progress=print)

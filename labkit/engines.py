@@ -16,6 +16,8 @@ their pid file; ``down`` removes only what ``up`` made.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import re
@@ -38,16 +40,18 @@ __all__ = [
     "sid_root",
     "build_sid_root",
     "start_daemon",
+    "wait_for_daemon",
     "stop_daemon",
     "daemon_pid",
+    "processes_of",
 ]
 
 SID_ROOT = Path(os.environ.get("LABKIT_SID_ROOT", "/var/cache/labkit/sid-root"))
 STATE_ROOT = Path(os.environ.get("LABKIT_ENGINES_ROOT", "/var/lib/labkit/engines"))
 PACKAGES = "docker.io,iptables,iproute2,ca-certificates"
-# What dockerd starts and leaves behind should it die uncleanly: swept from its namespace.
-_ENGINE_PROGRAMS = {"dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2"}
-_ENGINE_PROGRAMS |= {"docker-proxy", "runc", "docker-init"}
+# Put in dockerd's environment: its containerd and shims inherit it, so what an engine left
+# behind after an unclean death is found by this mark, never by a name pattern.
+_MARK = "LABKIT_DOCKERD_FOLDER"
 _PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 Progress = Callable[[str], None]
@@ -261,7 +265,7 @@ class EngineDaemon:
     def down(self) -> list[str]:
         """Stop the engine by its pid file and remove the folder and namespace ``up`` made."""
         removed = []
-        if stop_daemon(self.folder, self.netns_path):
+        if stop_daemon(self.folder):
             removed.append(f"dockerd {self.name}")
         made = self._record().get("made", [])
         if "netns" in made and Path(self.netns_path).exists():
@@ -321,9 +325,10 @@ def start_daemon(
     root: Path = SID_ROOT,
     progress: Progress | None = None,
     timeout: float = 60,
+    wait: bool = True,
 ) -> None:
     """Start dockerd in the network namespace at ``netns_path`` with its data root, socket, pid
-    file and log in ``folder``, and wait (bounded) until it answers."""
+    file and log in ``folder``, and (unless ``wait`` is False) wait until it answers."""
     folder.mkdir(parents=True, exist_ok=True)
     pidfile = folder / "docker.pid"
     if daemon_pid(folder) is not None:
@@ -342,7 +347,7 @@ def start_daemon(
                 "Engine 20.10 cannot start", "dockerd is not installed", "apt-get install docker.io"
             )
         inner, prefix = folder, []
-        extra = ["--exec-root", str(folder / "exec")]
+        extra = ["--exec-root", str(_exec_root(folder))]
     command = [
         "nsenter",
         f"--net={netns_path}",
@@ -367,20 +372,31 @@ def start_daemon(
             stderr=log,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env={**os.environ, "PATH": _PATH},
+            env={**os.environ, "PATH": _PATH, _MARK: str(folder.resolve())},
         )
     # Recorded at once: a caller killed before dockerd writes its pid file can still stop it.
     (folder / "started.json").write_text(json.dumps({"pid": proc.pid, "since": _since(proc.pid)}))
-    _wait_until_it_answers(folder, proc, timeout)
+    _children.append(proc)  # collected when it ends, so it never lingers as a zombie
+    if wait:
+        wait_for_daemon(folder, timeout)
 
 
-def _wait_until_it_answers(folder: Path, proc: subprocess.Popen, timeout: float) -> None:
+_children: list[subprocess.Popen] = []
+
+
+def wait_for_daemon(folder: Path, timeout: float = 60) -> None:
+    """Wait (bounded) until the engine started in ``folder`` answers; if it dies or does not
+    answer in time, stop it and say why from its log."""
     from labkit.engine.docker import DockerEngine
 
     url = f"unix://{folder / 'docker.sock'}"
     deadline = time.monotonic() + timeout
+    died = False
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        for child in _children:
+            child.poll()
+        if daemon_pid(folder) is None:
+            died = True
             break
         try:
             DockerEngine(url, timeout=2).ping()
@@ -389,10 +405,9 @@ def _wait_until_it_answers(folder: Path, proc: subprocess.Popen, timeout: float)
             time.sleep(0.2)
     log = (folder / "dockerd.log").read_text(errors="replace").strip().splitlines()
     last = log[-1][:200] if log else "it printed nothing"
-    stop_daemon(folder, "")
+    stop_daemon(folder)
     raise EngineUnavailable(
-        f"The Docker engine in {folder} did not start"
-        + ("" if proc.poll() is not None else f" within {timeout:g} s"),
+        f"The Docker engine in {folder} did not start" + ("" if died else f" within {timeout:g} s"),
         last,
         f"read {folder / 'dockerd.log'}",
     )
@@ -416,10 +431,10 @@ def daemon_pid(folder: Path) -> int | None:
     return None
 
 
-def stop_daemon(folder: Path, netns_path: str, timeout: float = 30) -> bool:
-    """Stop the engine started in ``folder`` (SIGTERM, then SIGKILL after ``timeout``) and,
-    should it have died uncleanly, what it left running in ``netns_path``. True if anything
-    was stopped."""
+def stop_daemon(folder: Path, timeout: float = 30) -> bool:
+    """Stop the engine started in ``folder`` by its pid (SIGTERM, then SIGKILL after
+    ``timeout``) and, should it have died uncleanly, what it left running (its containerd,
+    shims and their containers). True if anything was stopped."""
     stopped = False
     pid = daemon_pid(folder)
     if pid is not None:
@@ -430,61 +445,62 @@ def stop_daemon(folder: Path, netns_path: str, timeout: float = 30) -> bool:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
         stopped = True
-    if netns_path and Path(netns_path).exists():
-        for orphan in _orphans_in(netns_path):
-            try:
-                os.kill(orphan, signal.SIGKILL)
-                stopped = True
-            except ProcessLookupError:
-                pass
+    for orphan in processes_of(folder):
+        try:
+            os.kill(orphan, signal.SIGKILL)
+            stopped = True
+        except ProcessLookupError:
+            pass
     (folder / "started.json").unlink(missing_ok=True)
     (folder / "docker.pid").unlink(missing_ok=True)
     _unmount_below(folder)
+    if _exec_root(folder).exists():
+        _remove_tree(_exec_root(folder))
+        with contextlib.suppress(OSError):
+            _exec_root(folder).parent.rmdir()  # /run/labkit, once no engine uses it
+    for child in _children:
+        child.poll()
     return stopped
 
 
-def _orphans_in(netns_path: str) -> list[int]:
-    """Engine processes left in a namespace labkit made (containerd, shims, docker-proxy) and
-    everything below them (the containers' processes), children first."""
-    target = os.stat(netns_path)
-    table: dict[int, tuple[int, str]] = {}  # pid -> (parent, program)
-    engine = set()
+def processes_of(folder: Path) -> list[int]:
+    """What runs of the engine started in ``folder``, children first: every process carrying
+    the mark ``start_daemon`` put in dockerd's environment (dockerd, its containerd and shims
+    inherit it), and everything below those (the containers' processes)."""
+    mark = f"{_MARK}={folder.resolve()}".encode()
+    table: dict[int, int] = {}  # pid -> parent
+    marked = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
-            program = stat[stat.index("(") + 1 : stat.rindex(")")]
-            parent = int(stat[stat.rindex(")") + 2 :].split()[1])
-            table[int(entry.name)] = (parent, program)
-            ns = os.stat(entry / "ns/net")
-            if (ns.st_dev, ns.st_ino) == (target.st_dev, target.st_ino) and (
-                program in _ENGINE_PROGRAMS or program.startswith("containerd-shim")
-            ):
-                engine.add(int(entry.name))
+            table[int(entry.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+            if mark in (entry / "environ").read_bytes().split(b"\0"):
+                marked.add(int(entry.name))
         except (OSError, ValueError):
             continue
 
-    def depth(pid: int) -> int:
-        n = 0
-        while pid in table and n < 64:
-            pid, n = table[pid][0], n + 1
-        return n
+    def ancestors(pid: int) -> list[int]:
+        chain = []
+        while pid in table and len(chain) < 64:
+            pid = table[pid]
+            chain.append(pid)
+        return chain
 
-    below = {pid for pid in table if _has_ancestor(pid, engine, table)}
-    return sorted(engine | below, key=depth, reverse=True)
-
-
-def _has_ancestor(pid: int, ancestors: set[int], table: dict[int, tuple[int, str]]) -> bool:
-    seen = 0
-    while pid in table and seen < 64:
-        pid, seen = table[pid][0], seen + 1
-        if pid in ancestors:
-            return True
-    return False
+    found = {pid for pid in table if pid in marked or marked & set(ancestors(pid))}
+    found.discard(os.getpid())
+    return sorted(found, key=lambda pid: len(ancestors(pid)), reverse=True)
 
 
 # -- small helpers -------------------------------------------------------------------------------
+
+
+def _exec_root(folder: Path) -> Path:
+    """Engine 20.10's exec root, short whatever ``folder`` is: its containerd's sockets live
+    there, and a unix socket path longer than 107 bytes cannot be bound."""
+    digest = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:12]
+    return Path("/run/labkit") / f"engine-{digest}"
 
 
 def _check_root_user() -> None:

@@ -400,7 +400,9 @@ class DockerEngine:
         subnet: str | None = None,
         gateway: str | None = None,
         labels: Mapping[str, str] | None = None,
+        options: Mapping[str, str] | None = None,
     ) -> Network:
+        """``options`` are driver options (``-o com.docker.network.bridge...``), as given."""
         check_name(name, "network")
         subnet = check_subnet(subnet)
         with self._translate(network=name):
@@ -410,7 +412,12 @@ class DockerEngine:
                 ipam = docker.types.IPAMConfig(pool_configs=[pool])
             # check_duplicate: API 1.41 lets two networks share a name unless asked not to.
             created = self.client.api.create_network(
-                name, driver=driver, ipam=ipam, labels=dict(labels or {}), check_duplicate=True
+                name,
+                driver=driver,
+                ipam=ipam,
+                labels=dict(labels or {}),
+                options=dict(options) if options else None,
+                check_duplicate=True,
             )
         return self.network(created["Id"])
 
