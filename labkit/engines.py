@@ -52,7 +52,6 @@ PACKAGES = "docker.io,iptables,iproute2,ca-certificates"
 # Put in dockerd's environment: its containerd and shims inherit it, so what an engine left
 # behind after an unclean death is found by this mark, never by a name pattern.
 _MARK = "LABKIT_DOCKERD_FOLDER"
-_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 Progress = Callable[[str], None]
 
@@ -146,21 +145,25 @@ def _check_can_build(target: Path) -> None:
 
 def _run_debootstrap(command: list[str], say: Progress, started: float) -> list[str]:
     tail: list[str] = []
-    stage = ""
+    stages: set[str] = set()
+    last = started
     with subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PATH": _PATH},
+        env={**os.environ, "PATH": _with_sbin(os.environ.get("PATH", ""))},
     ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             tail = [*tail[-19:], line.rstrip()]
             verb = re.match(r"I: (\w+)", line)
-            if verb and verb.group(1) != stage:  # one line per stage, not one per package
-                stage = verb.group(1)
-                say(f"  {line[3:].strip()} ({time.monotonic() - started:.0f} s)")
+            now = time.monotonic()
+            # One line per stage (not one per package), and a sign of life every 15 s.
+            if verb and (verb.group(1) not in stages or now - last > 15):
+                stages.add(verb.group(1))
+                last = now
+                say(f"  {line[3:].strip()} ({now - started:.0f} s)")
     return tail
 
 
@@ -372,7 +375,11 @@ def start_daemon(
             stderr=log,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env={**os.environ, "PATH": _PATH, _MARK: str(folder.resolve())},
+            env={
+                **os.environ,
+                "PATH": _with_sbin(os.environ.get("PATH", "")),
+                _MARK: str(folder.resolve()),
+            },
         )
     # Recorded at once: a caller killed before dockerd writes its pid file can still stop it.
     (folder / "started.json").write_text(json.dumps({"pid": proc.pid, "since": _since(proc.pid)}))
@@ -494,6 +501,14 @@ def processes_of(folder: Path) -> list[int]:
 
 
 # -- small helpers -------------------------------------------------------------------------------
+
+
+def _with_sbin(path: str) -> str:
+    """The caller's PATH plus the sbin folders dockerd and debootstrap need (a user's PATH
+    under sudo may lack them)."""
+    have = path.split(os.pathsep) if path else []
+    wanted = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+    return os.pathsep.join(have + [d for d in wanted if d not in have])
 
 
 def _exec_root(folder: Path) -> Path:
