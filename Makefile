@@ -9,7 +9,7 @@ PORT ?= 8888
 # JupyterLab refuses root without this; lab VMs and containers often run the course as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test bench lint clean
+.PHONY: lab test test-engines bench lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ test: $(STAMP)
 	$(BIN)/ruff check labkit tests notebooks
 	$(BIN)/ruff format --check labkit tests notebooks
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The engine suites on labkit's own engines, each fresh in its own network namespace (root, Linux):
+# Engine 28+ from a Debian sid root by default; ENGINES="20.10 28" for both.
+ENGINES ?= 28
+test-engines: $(STAMP)
+	@rc=0; for gen in $(ENGINES); do .ci/engine-suites $$gen $(PYTEST_ARGS) || rc=1; done; exit $$rc
 
 bench: $(STAMP)
 	$(BIN)/labkit bench $(BENCH_ARGS)

@@ -1,4 +1,5 @@
-"""The ``labkit`` command: ``tour`` (the lab's first steps in a terminal), ``doctor``, ``cleanup``."""
+"""The ``labkit`` command: ``tour`` (the lab's first steps in a terminal), ``doctor``, ``cleanup``,
+``labhosts``, ``engine``."""
 
 from __future__ import annotations
 
@@ -30,6 +31,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     hosts = sub.add_parser("labhosts", help="real lab hosts (root, Linux): up, down or status")
     hosts.add_argument("action", choices=("up", "down", "status"))
+    hosts.add_argument(
+        "--engine",
+        choices=("20.10", "28"),
+        help="the agents' engine for up (default: LABKIT_LABHOSTS_ENGINE, else 20.10)",
+    )
+    _add_engine_parser(sub)
     sub.add_parser(
         "bench", help="labkit's speed against the docker CLI, as ratios (--quick, --json)"
     )
@@ -40,9 +47,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return bench_main(argv[1:])
     args = parser.parse_args(argv)
     try:
-        return {"tour": _tour, "doctor": _doctor, "cleanup": _cleanup, "labhosts": _labhosts}[
-            args.command
-        ](args)
+        return {
+            "tour": _tour,
+            "doctor": _doctor,
+            "cleanup": _cleanup,
+            "labhosts": _labhosts,
+            "engine": _engine,
+        }[args.command](args)
     except LabkitError as exc:
         print(f"labkit: {exc.message}", file=sys.stderr)
         return 2
@@ -110,14 +121,14 @@ def _cleanup(args: argparse.Namespace) -> int:
 def _labhosts(args: argparse.Namespace) -> int:
     from labkit.labhosts import LabHosts, available
 
-    hosts = LabHosts()
+    hosts = LabHosts(engine=args.engine if args.action == "up" else None)
     if args.action == "down":
         removed = hosts.teardown()
         print("Removed: " + (", ".join(removed) if removed else "nothing (no lab hosts were up)"))
         return 0
     if args.action == "status":
-        ok, why = available()
-        state = "up" if hosts.built else "down"
+        ok, why = available(hosts.generation)
+        state = f"up on Engine {hosts.generation.value}" if hosts.built else "down"
         print(f"lab hosts: {state}; can build here: {'yes' if ok else 'no'} ({why})")
         return 0
     hosts.build(progress=print)
@@ -126,6 +137,50 @@ def _labhosts(args: argparse.Namespace) -> int:
     for agent in ("agent01", "agent02"):
         print(f"  {agent} engine: DOCKER_HOST={hosts.socket_url(agent)}")
     return 0
+
+
+def _add_engine_parser(sub) -> None:
+    engine = sub.add_parser(
+        "engine",
+        help="a Docker engine of labkit's own in its own network namespace (root, Linux)",
+        description="Start, stop or show a dockerd of labkit's own, with a fresh data root, in "
+        "network namespace lk-NAME: Engine 28+ from a Debian sid root (built on first use), or "
+        "this machine's Engine 20.10. `root` only builds the sid root.",
+    )
+    engine.add_argument("action", choices=("up", "down", "status", "root"))
+    engine.add_argument("--engine", choices=("20.10", "28"), default="28", dest="generation")
+    engine.add_argument("--name", help="folder and namespace name (default d28 or d20)")
+    engine.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        help="a dockerd option, e.g. --allow-direct-routing",
+    )
+    engine.add_argument(
+        "--env", action="store_true", help="print DOCKER_HOST= and LABKIT_NETNS= lines for a shell"
+    )
+
+
+def _engine(args: argparse.Namespace) -> int:
+    from labkit.engines import SID_ROOT, EngineDaemon, sid_root
+    from labkit.generation import Generation
+
+    if args.action == "root":
+        print(sid_root(SID_ROOT, progress=print))
+        return 0
+    generation = Generation(args.generation)
+    name = args.name or ("d28" if generation is Generation.V28 else "d20")
+    daemon = EngineDaemon(name, generation, tuple(args.option))
+    if args.action == "down":
+        removed = daemon.down()
+        print("Removed: " + (", ".join(removed) if removed else f"nothing ({name} was not up)"))
+        return 0
+    status = daemon.up(progress=print) if args.action == "up" else daemon.status()
+    if args.env:
+        print(f"DOCKER_HOST={daemon.url}\nLABKIT_NETNS={daemon.netns_path}")
+    else:
+        print("\n".join(status.lines()))
+    return 0 if status.running or args.action == "status" else 1
 
 
 if __name__ == "__main__":

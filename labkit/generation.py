@@ -35,6 +35,45 @@ class Generation(str, enum.Enum):
         ``PREROUTING -d <ip>/32 ! -i docker0 -j DROP`` rule per container); 20.10 forwards it."""
         return self is Generation.V28
 
+    # Measured on 28.5.2 beside 20.10.24 (helper h1, issue 11), each something a student sees.
+
+    @property
+    def default_network_mode(self) -> str:
+        """``HostConfig.NetworkMode`` of a container run without ``--network``."""
+        return "bridge" if self is Generation.V28 else "default"
+
+    @property
+    def lists_dns_names(self) -> bool:
+        """28 lists the names a container answers to on a network under ``DNSNames`` (its name,
+        short ID, aliases) and leaves ``Aliases`` to the aliases asked for; 20.10 puts the short
+        ID among ``Aliases`` on a user network and has no ``DNSNames``."""
+        return self is Generation.V28
+
+    @property
+    def missing_program_exit_code(self) -> int:
+        """``docker exec`` of a program the image lacks: 126 on 20.10, 127 on 28."""
+        return 127 if self is Generation.V28 else 126
+
+    @property
+    def orders_restart_events(self) -> bool:
+        """``docker restart`` sends kill, die, stop, start, restart: 20.10 always in that order;
+        28 sends die and stop in either order (the exit and the stop race)."""
+        return self is Generation.V20
+
+    @property
+    def orders_interfaces_on_restart(self) -> bool:
+        """20.10 names a restarted container's interfaces eth0, eth1... in network-name order
+        (the gateway network's is eth0); 28 does not: teach no interface order there."""
+        return self is Generation.V20
+
+    @property
+    def dns_forwards_to_host_loopback(self) -> bool:
+        """28's embedded DNS passes a ``--dns 127.0.0.1`` on to the engine host's own loopback
+        (the generated resolv.conf says ``ExtServers: [127.0.0.1]``): with nothing listening
+        there an unknown name fails at once (SERVFAIL); 20.10 asks the container's loopback and
+        times out."""
+        return self is Generation.V28
+
 
 # The API version each generation's engine speaks (and the simulator advertises for it).
 API_VERSION = {Generation.V20: "1.41", Generation.V28: "1.51"}

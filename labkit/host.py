@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -53,7 +54,13 @@ def read_port_range(proc: Path = _PROC) -> tuple[int, int]:
 
 
 def interface_exists(name: str) -> bool:
-    return Path("/sys/class/net", name).exists()
+    """In this process's network namespace (/sys/class/net shows the namespace sysfs was
+    mounted in, which differs under ``nsenter --net``)."""
+    try:
+        socket.if_nametoindex(name)
+        return True
+    except OSError:
+        return False
 
 
 def is_local_url(url: str) -> bool:

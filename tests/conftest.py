@@ -61,6 +61,33 @@ def sim_engine():
     engine.close()
 
 
+@pytest.fixture
+def twin_sim_engine(docker_engine, monkeypatch):
+    """A simulator of the real engine's generation (LABKIT_SIM_VERSION), to hold the two side
+    by side; a simulator that cannot model that generation is a failure, not a skip."""
+    from labkit.engine.sim import SimulatedEngine
+
+    generation = docker_engine.info().generation
+    monkeypatch.setenv("LABKIT_SIM_VERSION", generation.value)
+    engine = SimulatedEngine(reason="tests")
+    if engine.info().generation is not generation:
+        engine.close()
+        pytest.fail(
+            f"the simulator models Engine {engine.info().generation.value}, not the real "
+            f"engine's {generation.value} (LABKIT_SIM_VERSION={generation.value})",
+            pytrace=False,
+        )
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def twin_sim_lab(twin_sim_engine):
+    lab = _lab(twin_sim_engine)
+    yield lab
+    _cleanup(lab)
+
+
 @pytest.fixture(params=["sim", pytest.param("docker", marks=pytest.mark.docker)])
 def engine(request):
     """The contract fixture: every test using it runs on both engines."""

@@ -160,7 +160,10 @@ class DockerEngine:
                 "leave it out and let the engine pick .1",
             )
         if "port is already allocated" in low or "address already in use" in low:
-            port = re.search(r"(?:Bind for \S*?:|:)(\d+)(?:: bind| failed)", text)
+            # 20.10: "Bind for 0.0.0.0:N failed", "...:N: bind"; 28: "host port for 0.0.0.0:N:".
+            port = re.search(r"(?:Bind for \S*?:|:)(\d+)(?:: bind| failed)", text) or re.search(
+                r"host port for (?:\[[^\]]*\]|[^\s:]*):(\d+):", text
+            )
             return PortInUse(
                 f"Host port {port.group(1) if port else '?'} for {c!r} is already in use",
                 "another process or container holds it",
@@ -178,7 +181,8 @@ class DockerEngine:
             return not_running(c)
         if "private (none) mode" in low:
             return none_and_another(c)
-        if ("host network" in low and "connected" in low) or "sharing network namespace" in low:
+        # 20.10: "...or connected to host network"; 28: "cannot connect container to host network".
+        if ("host network" in low and "connect" in low) or "sharing network namespace" in low:
             return host_network_is_fixed(c)
         if "is not connected to" in low:
             return not_connected(c, n)
@@ -396,7 +400,9 @@ class DockerEngine:
         subnet: str | None = None,
         gateway: str | None = None,
         labels: Mapping[str, str] | None = None,
+        options: Mapping[str, str] | None = None,
     ) -> Network:
+        """``options`` are driver options (``-o com.docker.network.bridge...``), as given."""
         check_name(name, "network")
         subnet = check_subnet(subnet)
         with self._translate(network=name):
@@ -406,7 +412,12 @@ class DockerEngine:
                 ipam = docker.types.IPAMConfig(pool_configs=[pool])
             # check_duplicate: API 1.41 lets two networks share a name unless asked not to.
             created = self.client.api.create_network(
-                name, driver=driver, ipam=ipam, labels=dict(labels or {}), check_duplicate=True
+                name,
+                driver=driver,
+                ipam=ipam,
+                labels=dict(labels or {}),
+                options=dict(options) if options else None,
+                check_duplicate=True,
             )
         return self.network(created["Id"])
 
