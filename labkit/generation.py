@@ -35,6 +35,32 @@ class Generation(str, enum.Enum):
         ``PREROUTING -d <ip>/32 ! -i docker0 -j DROP`` rule per container); 20.10 forwards it."""
         return self is Generation.V28
 
+    @property
+    def bridge_gateway_on_first_start(self) -> bool:
+        """Whether the default bridge's ``IPAM.Config`` shows ``Gateway`` after the daemon's
+        first start: 28 does; 20.10 shows it only from the second start on (moby/moby#26799)."""
+        return self is Generation.V28
+
+    @property
+    def default_network_mode(self) -> str:
+        """``HostConfig.NetworkMode`` of a container run without a network: 28 says
+        ``bridge``, 20.10 ``default``."""
+        return "bridge" if self is Generation.V28 else "default"
+
+    @property
+    def dns_names(self) -> bool:
+        """28's endpoints list ``DNSNames`` (name, aliases, short ID) and keep only the aliases
+        the user gave in ``Aliases``; 20.10 puts the short ID in ``Aliases`` and has no
+        ``DNSNames``."""
+        return self is Generation.V28
+
+    @property
+    def interface_order_fixed(self) -> bool:
+        """20.10 names a started container's interfaces eth0, eth1, ... in network-name order;
+        28 names them in the order it joins the networks, which is a random rotation of the
+        order they were connected in (so after a restart, eth0 may be any network)."""
+        return self is Generation.V20
+
 
 # The API version each generation's engine speaks (and the simulator advertises for it).
 API_VERSION = {Generation.V20: "1.41", Generation.V28: "1.51"}

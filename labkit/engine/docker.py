@@ -396,7 +396,10 @@ class DockerEngine:
         subnet: str | None = None,
         gateway: str | None = None,
         labels: Mapping[str, str] | None = None,
+        options: Mapping[str, str] | None = None,
     ) -> Network:
+        """``options``: driver options (``docker network create -o``), e.g. Engine 28's
+        ``com.docker.network.bridge.gateway_mode_ipv4``."""
         check_name(name, "network")
         subnet = check_subnet(subnet)
         with self._translate(network=name):
@@ -406,7 +409,12 @@ class DockerEngine:
                 ipam = docker.types.IPAMConfig(pool_configs=[pool])
             # check_duplicate: API 1.41 lets two networks share a name unless asked not to.
             created = self.client.api.create_network(
-                name, driver=driver, ipam=ipam, labels=dict(labels or {}), check_duplicate=True
+                name,
+                driver=driver,
+                ipam=ipam,
+                labels=dict(labels or {}),
+                options=dict(options or {}) or None,
+                check_duplicate=True,
             )
         return self.network(created["Id"])
 

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from labkit.app import APPLETS
 from labkit.engine.sim.state import ContainerRec, EndpointRec, NetworkRec
+from labkit.generation import Generation
 from labkit.models import ExecResult
 
 __all__ = [
@@ -89,6 +90,10 @@ _LO = (
     "    inet 127.0.0.1/8 scope host lo\n"
     "       valid_lft forever preferred_lft forever\n"
 )
+# Engine 28 leaves IPv6 on in the container's loopback (20.10 switches it off), and writes
+# the IPv6 names of /etc/hosts in their short form.
+_LO_INET6 = "    inet6 ::1/128 scope host \n       valid_lft forever preferred_lft forever\n"
+_HOSTS_HEAD_28 = _HOSTS_HEAD.replace("fe00::0", "fe00::").replace("ff00::0", "ff00::")
 
 IPv4 = ipaddress.IPv4Address
 
@@ -101,6 +106,7 @@ class World(Protocol):
     host_hostname: str
     host_nameserver: str
     port_range: tuple[int, int]
+    generation: Generation
 
     def serves_app(self, rec: ContainerRec) -> bool: ...
 
@@ -285,7 +291,12 @@ def _ip_show(
     if "-o" in args and what.startswith("a"):  # one line per address, as the CGI reads them
         blocks = [
             "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n"
-        ] + [
+        ]
+        if world.generation is Generation.V28 and "-4" not in args:
+            blocks[0] += (
+                "1: lo    inet6 ::1/128 scope host \\       valid_lft forever preferred_lft forever\n"
+            )
+        blocks += [
             f"{ep.ifindex}: {dev}    inet {ep.ip}/{net.pool.subnet.prefixlen} brd "
             f"{net.pool.subnet.broadcast_address} "
             f"scope global {dev}\\       valid_lft forever preferred_lft forever\n"
@@ -304,6 +315,7 @@ def _ip_show(
             line for line in text.splitlines(True) if line.startswith(("    link/", *"0123456789"))
         )
     elif "-4" in args and "-o" not in args:  # only the inet lines, as `ip -4 addr` prints
+        text = text.replace(_LO_INET6, "")
         text = "".join(line for line in text.splitlines(True) if not line.startswith("    link/"))
     return ExecResult(0, text)
 
@@ -343,11 +355,17 @@ def _ip_addr(rec: ContainerRec, world: World) -> str:
             "    inet 172.17.0.1/16 brd 172.17.255.255 scope global docker0\n"
             "       valid_lft forever preferred_lft forever\n"
         )
-    text = _LO
-    for dev, ep, net in _interfaces(rec, world):
+    text = _lo(world)
+    interfaces = _interfaces(rec, world)
+    local = {1: "lo", **{ep.ifindex: dev for dev, ep, _net in interfaces}}
+    for dev, ep, net in interfaces:
         assert net.pool is not None and ep.ip is not None
+        # busybox ip looks the peer's number up in the container's own namespace: a host-side
+        # number that happens to be a local interface's shows that name (and its flags).
+        peer = ep.peer or ep.ifindex + 1
+        link, flags = (local[peer], "") if peer in local else (f"if{peer}", ",M-DOWN")
         text += (
-            f"{ep.ifindex}: {dev}@if{ep.ifindex + 1}: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> "
+            f"{ep.ifindex}: {dev}@{link}: <BROADCAST,MULTICAST,UP,LOWER_UP{flags}> "
             "mtu 1500 qdisc noqueue \n"
             f"    link/ether {ep.mac} brd ff:ff:ff:ff:ff:ff\n"
             f"    inet {ep.ip}/{net.pool.subnet.prefixlen} brd "
@@ -355,6 +373,10 @@ def _ip_addr(rec: ContainerRec, world: World) -> str:
             "       valid_lft forever preferred_lft forever\n"
         )
     return text
+
+
+def _lo(world: World) -> str:
+    return _LO + (_LO_INET6 if world.generation is Generation.V28 else "")
 
 
 def _mask(prefix: int) -> str:
@@ -375,9 +397,13 @@ def _ifconfig(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
             "          collisions:0 txqueuelen:0 \n"
             "          RX bytes:0 (0.0 B)  TX bytes:0 (0.0 B)\n\n"
         )
+    inet6 = (
+        "          inet6 addr: ::1/128 Scope:Host\n" if world.generation is Generation.V28 else ""
+    )
     blocks.append(
         "lo        Link encap:Local Loopback  \n"
         "          inet addr:127.0.0.1  Mask:255.0.0.0\n"
+        f"{inet6}"
         "          UP LOOPBACK RUNNING  MTU:65536  Metric:1\n"
         "          RX packets:0 errors:0 dropped:0 overruns:0 frame:0\n"
         "          TX packets:0 errors:0 dropped:0 overruns:0 carrier:0\n"
@@ -472,7 +498,8 @@ def _hosts_file(rec: ContainerRec, world: World) -> str:
         except OSError:
             return f"127.0.0.1\tlocalhost\n127.0.0.1\t{rec.hostname}\n"
     lines = [f"{ep.ip}\t{rec.hostname}\n" for _dev, ep, _net in _interfaces(rec, world)]
-    return _HOSTS_HEAD + "".join(lines)
+    head = _HOSTS_HEAD_28 if world.generation is Generation.V28 else _HOSTS_HEAD
+    return head + "".join(lines)
 
 
 def _on_user_network(rec: ContainerRec, world: World) -> bool:
