@@ -636,8 +636,12 @@ class SimulatedEngine:
             self._emit(rec, "kill", signal="9")
         code = 143 if graceful else 137
         self._halt(rec, code)
-        self._emit(rec, "die", exitCode=str(code))
-        self._emit(rec, "stop")
+        if self.generation is Generation.V28:  # measured: kill, stop, die
+            self._emit(rec, "stop")
+            self._emit(rec, "die", exitCode=str(code))
+        else:  # kill, die, stop
+            self._emit(rec, "die", exitCode=str(code))
+            self._emit(rec, "stop")
 
     def _wait_for_stop(self, ref: str, timeout: int) -> None:
         # Outside the lock: a stop that waits out its timeout must not freeze the other calls.

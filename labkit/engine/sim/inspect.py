@@ -385,7 +385,12 @@ def network_json(
         "Driver": net.driver,
         **enable_ipv4,
         "EnableIPv6": False,
-        "IPAM": {"Driver": "default", "Options": None, "Config": config},
+        # host and none have no address config: 20.10 shows [], 28 null
+        "IPAM": {
+            "Driver": "default",
+            "Options": None,
+            "Config": config if config or generation is Generation.V20 else None,
+        },
         "Internal": False,
         "Attachable": False,
         "Ingress": False,

@@ -2,7 +2,7 @@
 course uses, with the output the real image prints.
 
 The real image is ``FROM scratch`` with ``/bin/busybox`` and links for ``labkit.app.APPLETS``;
-any other bare command is not on PATH there (the engine answers exit code 126), while
+any other bare command is not on PATH there (the engine answers exit code 126, 127 on 28), while
 ``["/bin/busybox", X]`` and ``["sh", "-c", ...]`` reach every applet, and so it is here.
 Modelled: hostname, ip addr / ip route, ifconfig, route, netstat, ps, ls, cat of /etc/hosts,
 /etc/hostname, /etc/resolv.conf and /proc/sys/net/ipv4/*, nslookup, ping -c N, wget -qO- URL,
@@ -150,11 +150,7 @@ def run_command(rec: ContainerRec, argv: Sequence[str], world: World) -> ExecRes
     program = argv[0]
     name = program.rsplit("/", 1)[-1]
     if missing_program(argv):
-        return ExecResult(
-            126,
-            "OCI runtime exec failed: exec failed: unable to start container process: exec: "
-            f'"{program}": executable file not found in $PATH: unknown\r\n',
-        )
+        return _exec_failed(program, world.generation)
     if name == "sh":
         return _sh(rec, list(argv[1:]), world)
     if name != "busybox":
@@ -162,6 +158,22 @@ def run_command(rec: ContainerRec, argv: Sequence[str], world: World) -> ExecRes
     if len(argv) == 1:
         return ExecResult(0, "BusyBox v1.35.0 (Debian 1:1.35.0-4+deb12u1+b1) multi-call binary.\n")
     return _applet(rec, list(argv[1:]), world, shell=False)
+
+
+def _exec_failed(program: str, generation: Generation) -> ExecResult:
+    """``docker exec`` of a program the image lacks: runc's words, with 20.10's ": unknown"
+    and exit code 126; 28 says it without the suffix and exits 127 (both measured)."""
+    why = (
+        f"stat {program}: no such file or directory"
+        if "/" in program
+        else "executable file not found in $PATH"
+    )
+    suffix, code = ("", 127) if generation is Generation.V28 else (": unknown", 126)
+    return ExecResult(
+        code,
+        "OCI runtime exec failed: exec failed: unable to start container process: exec: "
+        f'"{program}": {why}{suffix}\r\n',
+    )
 
 
 def _sh(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
