@@ -19,6 +19,12 @@ class Generation(str, enum.Enum):
     V28 = "28"  # Engine 28 and later (what students install today); API 1.51 on 28.5
 
     @property
+    def bridge_gateway_on_first_start(self) -> bool:
+        """Whether the default bridge's ``IPAM.Config`` shows ``Gateway`` after the daemon's
+        first start: 28 does; 20.10 shows it only from the second start on (moby/moby#26799)."""
+        return self is Generation.V28
+
+    @property
     def same_port_twins(self) -> bool:
         """27+ gives the IPv4 and IPv6 bindings of one port the same host port; 20.10 allocates
         each family on its own."""
@@ -35,31 +41,44 @@ class Generation(str, enum.Enum):
         ``PREROUTING -d <ip>/32 ! -i docker0 -j DROP`` rule per container); 20.10 forwards it."""
         return self is Generation.V28
 
-    @property
-    def bridge_gateway_on_first_start(self) -> bool:
-        """Whether the default bridge's ``IPAM.Config`` shows ``Gateway`` after the daemon's
-        first start: 28 does; 20.10 shows it only from the second start on (moby/moby#26799)."""
-        return self is Generation.V28
+    # Measured on 28.5.2 beside 20.10.24 (helper h1, issue 11), each something a student sees.
 
     @property
     def default_network_mode(self) -> str:
-        """``HostConfig.NetworkMode`` of a container run without a network: 28 says
-        ``bridge``, 20.10 ``default``."""
+        """``HostConfig.NetworkMode`` of a container run without ``--network``."""
         return "bridge" if self is Generation.V28 else "default"
 
     @property
-    def dns_names(self) -> bool:
-        """28's endpoints list ``DNSNames`` (name, aliases, short ID) and keep only the aliases
-        the user gave in ``Aliases``; 20.10 puts the short ID in ``Aliases`` and has no
-        ``DNSNames``."""
+    def lists_dns_names(self) -> bool:
+        """28 lists the names a container answers to on a network under ``DNSNames`` (its name,
+        short ID, aliases) and leaves ``Aliases`` to the aliases asked for; 20.10 puts the short
+        ID among ``Aliases`` on a user network and has no ``DNSNames``."""
         return self is Generation.V28
 
     @property
-    def interface_order_fixed(self) -> bool:
-        """20.10 names a started container's interfaces eth0, eth1, ... in network-name order;
-        28 names them in the order it joins the networks, which is a random rotation of the
-        order they were connected in (so after a restart, eth0 may be any network)."""
+    def missing_program_exit_code(self) -> int:
+        """``docker exec`` of a program the image lacks: 126 on 20.10, 127 on 28."""
+        return 127 if self is Generation.V28 else 126
+
+    @property
+    def orders_restart_events(self) -> bool:
+        """``docker restart`` sends kill, die, stop, start, restart: 20.10 always in that order;
+        28 sends die and stop in either order (the exit and the stop race)."""
         return self is Generation.V20
+
+    @property
+    def orders_interfaces_on_restart(self) -> bool:
+        """20.10 names a restarted container's interfaces eth0, eth1... in network-name order
+        (the gateway network's is eth0); 28 does not: teach no interface order there."""
+        return self is Generation.V20
+
+    @property
+    def dns_forwards_to_host_loopback(self) -> bool:
+        """28's embedded DNS passes a ``--dns 127.0.0.1`` on to the engine host's own loopback
+        (the generated resolv.conf says ``ExtServers: [127.0.0.1]``): with nothing listening
+        there an unknown name fails at once (SERVFAIL); 20.10 asks the container's loopback and
+        times out."""
+        return self is Generation.V28
 
 
 # The API version each generation's engine speaks (and the simulator advertises for it).

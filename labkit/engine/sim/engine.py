@@ -387,7 +387,7 @@ class SimulatedEngine:
                 self._join(rec, ep, net)
                 taken.append((ep, net))
                 self._pass_gateway(rec, [e for e, _n in taken], ep)
-            if self.generation.interface_order_fixed:
+            if self.generation.orders_interfaces_on_restart:
                 # ...but on 20.10 named in network-name order: eth0 is the gateway endpoint's.
                 named = sorted(
                     (ep for ep in rec.endpoints.values() if ep.dev), key=self._net_name_of
@@ -411,7 +411,7 @@ class SimulatedEngine:
         Go's map order, a random rotation of that (measured: eth0 was the first-connected
         network in 5 of 8 restarts of a four-network container, the others 1 in 8 each)."""
         eps = list(rec.endpoints.values())
-        if self.generation.interface_order_fixed or len(eps) < 2:
+        if self.generation.orders_interfaces_on_restart or len(eps) < 2:
             return eps
         offset = self.rng.randrange(max(8, len(eps)))  # a map bucket has 8 slots
         start = offset if offset < len(eps) else 0
@@ -636,10 +636,11 @@ class SimulatedEngine:
             self._emit(rec, "kill", signal="9")
         code = 143 if graceful else 137
         self._halt(rec, code)
-        if self.generation is Generation.V28:  # measured: kill, stop, die
+        if not self.generation.orders_restart_events:
+            # 28's stop and die race; every stop measured here came as kill, stop, die.
             self._emit(rec, "stop")
             self._emit(rec, "die", exitCode=str(code))
-        else:  # kill, die, stop
+        else:  # 20.10: kill, die, stop
             self._emit(rec, "die", exitCode=str(code))
             self._emit(rec, "stop")
 
@@ -1039,7 +1040,7 @@ class SimulatedEngine:
     def _aliases_shown(self, rec: ContainerRec, ep: EndpointRec) -> list[str]:
         """``Aliases`` as inspect shows it: 28 keeps only the user's (the short ID and name
         moved to ``DNSNames``); 20.10 lists the short ID too."""
-        if self.generation.dns_names:
+        if self.generation.lists_dns_names:
             return raw.user_aliases(rec, ep)
         return list(ep.aliases or ())
 

@@ -106,7 +106,7 @@ def endpoint_json(
     ip = str(ep.ip) if ep.ip is not None else ""
     live = rec.running and bool(ep.endpoint_id)
     data = _endpoint_20(rec, ep, net, ip, live)
-    if not generation.dns_names:
+    if not generation.lists_dns_names:
         return data
     given = user_aliases(rec, ep)
     data["Aliases"] = given or None
