@@ -19,6 +19,12 @@ class Generation(str, enum.Enum):
     V28 = "28"  # Engine 28 and later (what students install today); API 1.51 on 28.5
 
     @property
+    def bridge_gateway_on_first_start(self) -> bool:
+        """Whether the default bridge's ``IPAM.Config`` shows ``Gateway`` after the daemon's
+        first start: 28 does; 20.10 shows it only from the second start on (moby/moby#26799)."""
+        return self is Generation.V28
+
+    @property
     def same_port_twins(self) -> bool:
         """27+ gives the IPv4 and IPv6 bindings of one port the same host port; 20.10 allocates
         each family on its own."""

@@ -1,4 +1,5 @@
-"""SimulatedEngine: Docker 20.10's semantics for containers, ports, networks and errors."""
+"""SimulatedEngine: Docker's semantics for containers, ports, networks and errors, for each
+engine generation it models (20.10 and 28); most tests run once per generation."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 
 from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE, Engine
 from labkit.engine.sim import SimulatedEngine
+from labkit.engine.sim.version import SIM_VERSION_ENV, sim_generation
 from labkit.errors import (
     Conflict,
     ContainerNotFound,
@@ -24,10 +26,15 @@ from labkit.errors import (
     NetworkNotFound,
     PortInUse,
 )
+from labkit.generation import API_VERSION, SIM_VERSION, Generation
 from labkit.notebook.tables import port_table
 
+V20, V28 = Generation.V20, Generation.V28
+LAA_UNICAST = re.compile(r"[0-9a-f][26ae](:[0-9a-f]{2}){5}")  # random, locally administered
+
 # Keys of `docker inspect` / `docker network inspect` on Docker Engine 20.10.24 (API 1.41), for a
-# container created as labkit's Docker backend creates it and a user-defined bridge network.
+# container created as labkit's Docker backend creates it and a user-defined bridge network;
+# Engine 28.5.2's (API 1.51) differ as REAL_KEYS_28 says (measured on both).
 REAL_CONTAINER_KEYS = {
     "": [
         "AppArmorProfile",
@@ -215,6 +222,82 @@ REAL_NETWORK_KEYS = {
     "Containers/*": ["EndpointID", "IPv4Address", "IPv6Address", "MacAddress", "Name"],
     "IPAM": ["Config", "Driver", "Options"],
 }
+# What 28.5.2 shows beyond (+) or without (-) 20.10's keys, and in which order 28 lists them.
+REAL_KEYS_28 = {
+    "GraphDriver/Data": (["ID"], []),
+    "HostConfig": ([], ["KernelMemory", "KernelMemoryTCP"]),
+    "NetworkSettings/Networks/*": (["DNSNames", "GwPriority"], []),
+}
+REAL_NETWORK_KEYS_28 = {"": (["EnableIPv4"], [])}
+ORDER_28 = {
+    "NetworkSettings": [
+        "Bridge",
+        "SandboxID",
+        "SandboxKey",
+        "Ports",
+        "HairpinMode",
+        "LinkLocalIPv6Address",
+        "LinkLocalIPv6PrefixLen",
+        "SecondaryIPAddresses",
+        "SecondaryIPv6Addresses",
+        "EndpointID",
+        "Gateway",
+        "GlobalIPv6Address",
+        "GlobalIPv6PrefixLen",
+        "IPAddress",
+        "IPPrefixLen",
+        "IPv6Gateway",
+        "MacAddress",
+        "Networks",
+    ],
+    "NetworkSettings/Networks/*": [
+        "IPAMConfig",
+        "Links",
+        "Aliases",
+        "MacAddress",
+        "DriverOpts",
+        "GwPriority",
+        "NetworkID",
+        "EndpointID",
+        "Gateway",
+        "IPAddress",
+        "IPPrefixLen",
+        "IPv6Gateway",
+        "GlobalIPv6Address",
+        "GlobalIPv6PrefixLen",
+        "DNSNames",
+    ],
+    "GraphDriver/Data": ["ID", "LowerDir", "MergedDir", "UpperDir", "WorkDir"],
+}
+NETWORK_ORDER_28 = [
+    "Name",
+    "Id",
+    "Created",
+    "Scope",
+    "Driver",
+    "EnableIPv4",
+    "EnableIPv6",
+    "IPAM",
+    "Internal",
+    "Attachable",
+    "Ingress",
+    "ConfigFrom",
+    "ConfigOnly",
+    "Containers",
+    "Options",
+    "Labels",
+]
+
+
+def real_keys(table: dict, changes: dict, generation: Generation) -> dict:
+    if generation is V20:
+        return table
+    result = dict(table)
+    for path, (added, removed) in changes.items():
+        result[path] = sorted(set(table[path]) - set(removed) | set(added))
+    return result
+
+
 BRIDGE_OPTIONS = {
     "com.docker.network.bridge.default_bridge": "true",
     "com.docker.network.bridge.enable_icc": "true",
@@ -225,9 +308,14 @@ BRIDGE_OPTIONS = {
 }
 
 
+@pytest.fixture(params=list(Generation), ids=lambda g: f"v{g.value}")
+def generation(request) -> Generation:
+    return request.param
+
+
 @pytest.fixture
-def sim():
-    engine = SimulatedEngine(reason="tests asked for it")
+def sim(generation):
+    engine = SimulatedEngine(reason="tests asked for it", generation=generation)
     yield engine
     engine.close()
 
@@ -269,8 +357,10 @@ def test_it_satisfies_the_engine_protocol_method_for_method():
         engine.close()
 
 
-def test_info_says_it_is_a_simulation_and_why():
-    engine = SimulatedEngine(reason="no Docker engine answered (connection refused)")
+def test_info_says_it_is_a_simulation_and_why(generation):
+    engine = SimulatedEngine(
+        reason="no Docker engine answered (connection refused)", generation=generation
+    )
     try:
         info = engine.info()
         assert (info.kind, info.simulated, info.local, info.host) == (
@@ -285,9 +375,14 @@ def test_info_says_it_is_a_simulation_and_why():
             True,
         )
         assert info.bridge_reachable and "modelled" in info.bridge_reason
-        assert (
-            info.description
-            == "Simulated Docker engine (no Docker engine answered (connection refused))"
+        version = SIM_VERSION[generation]
+        assert (info.version, info.generation, engine.api_version) == (
+            version,
+            generation,
+            API_VERSION[generation],
+        )
+        assert info.description == (
+            f"Simulated Docker engine {version} (no Docker engine answered (connection refused))"
         )
         assert info.port_range == engine.port_range
         engine.ping()
@@ -295,6 +390,25 @@ def test_info_says_it_is_a_simulation_and_why():
         engine.close()
     with pytest.raises(EngineUnavailable, match="closed"):
         engine.ping()
+
+
+def test_the_generation_comes_from_the_argument_then_the_environment_then_28(monkeypatch):
+    monkeypatch.delenv(SIM_VERSION_ENV, raising=False)
+    assert sim_generation() is V28  # what students install today
+    monkeypatch.setenv(SIM_VERSION_ENV, "20.10")
+    assert sim_generation() is V20
+    engine = SimulatedEngine()
+    try:
+        assert engine.info().version == "20.10.24"
+    finally:
+        engine.close()
+    assert sim_generation("28") is V28 and sim_generation(V20) is V20  # the argument wins
+    monkeypatch.setenv(SIM_VERSION_ENV, "27")
+    with pytest.raises(InvalidInput, match="LABKIT_SIM_VERSION='27'") as info:
+        SimulatedEngine()
+    assert "20.10, 28" in info.value.why and "unset LABKIT_SIM_VERSION" in info.value.fix
+    with pytest.raises(InvalidInput, match="generation='29.1'"):
+        SimulatedEngine(generation="29.1")
 
 
 def test_lab_image_is_known_before_and_after_ensure(sim):
@@ -345,7 +459,9 @@ def test_published_port_looks_like_the_real_engines(sim):
 def test_the_ipv6_twin_drifts_apart_when_a_port_is_busy_for_ipv4_alone():
     busy = {(61101, "0.0.0.0"), (61104, "::")}
     engine = SimulatedEngine(
-        port_range=(61100, 61120), port_probe=lambda port, proto, ip: (port, ip) not in busy
+        port_range=(61100, 61120),
+        port_probe=lambda port, proto, ip: (port, ip) not in busy,
+        generation=V20,
     )
     try:
         pairs = [app(engine, n).port(80) for n in ("a", "b", "c")]
@@ -371,6 +487,38 @@ def test_the_ipv6_twin_drifts_apart_when_a_port_is_busy_for_ipv4_alone():
         engine.close()
 
 
+def test_on_28_the_twins_share_one_port_and_skip_a_port_busy_for_either_family():
+    # Measured on 28.5.2: with N+1 held on 0.0.0.0 alone and N+3 on [::] alone, the next
+    # three containers got N+2, N+4 and N+5, each for both families.
+    busy = {(61101, "0.0.0.0"), (61103, "::")}
+    engine = SimulatedEngine(
+        port_range=(61100, 61120),
+        port_probe=lambda port, proto, ip: (port, ip) not in busy,
+        generation=V28,
+    )
+    try:
+        pairs = [app(engine, n).port(80) for n in ("a", "b", "c", "d")]
+        assert [(p.host_port, p.ipv6_host_port) for p in pairs] == [
+            (61100, 61100),
+            (61102, 61102),
+            (61104, 61104),
+            (61105, 61105),
+        ]
+        assert not any(p.ipv6_differs for p in pairs)
+        restarted = engine.restart("a", timeout=0).port(80)
+        assert (restarted.host_port, restarted.ipv6_host_port) == (61106, 61106)
+        loopback = app(engine, "lo", ports={"80/tcp": ("127.0.0.1", None)}).port(80)
+        # 127.0.0.1 has a round robin of its own, from the start of the range: 61100 is free
+        # again since a's restart (measured: a loopback run after one on 0.0.0.0 took N+1).
+        assert loopback.host_port == 61100
+        with pytest.raises(PortInUse, match=r"Bind for 127\.0\.0\.1:61100 failed"):
+            app(engine, "clash", ports={"80/tcp": 61100})  # 0.0.0.0 needs it free everywhere
+        with pytest.raises(PortInUse, match=r"\[::\]:61103: address already in use"):
+            app(engine, "busy6", ports={"80/tcp": 61103})
+    finally:
+        engine.close()
+
+
 def test_loopback_binding_has_no_ipv6_twin(sim):
     c = app(sim, "local", ports={"80/tcp": ("127.0.0.1", None)})
     binding = c.port(80)
@@ -388,8 +536,8 @@ def test_loopback_binding_has_no_ipv6_twin(sim):
     }
 
 
-def test_consecutive_runs_get_consecutive_ports_and_a_restart_moves_on():
-    engine = SimulatedEngine(port_range=(32768, 60999))
+def test_consecutive_runs_get_consecutive_ports_and_a_restart_moves_on(generation):
+    engine = SimulatedEngine(port_range=(32768, 60999), generation=generation)
     try:
         first = app(engine, "a").port().host_port
         second = app(engine, "b").port().host_port
@@ -446,22 +594,29 @@ def test_bad_port_specs_are_the_shared_checks_errors(sim):
 def test_addresses_and_macs_on_the_default_bridge(sim):
     a, b, c = (app(sim, n) for n in ("a", "b", "c"))
     assert [x.ip for x in (a, b, c)] == ["172.17.0.2", "172.17.0.3", "172.17.0.4"]
-    assert [x.attachment("bridge").mac for x in (a, b, c)] == [
-        "02:42:ac:11:00:02",
-        "02:42:ac:11:00:03",
-        "02:42:ac:11:00:04",
-    ]
+    macs = [x.attachment("bridge").mac for x in (a, b, c)]
+    if sim.generation is V20:
+        assert macs == ["02:42:ac:11:00:02", "02:42:ac:11:00:03", "02:42:ac:11:00:04"]
+    else:  # random, locally administered and unicast (seen: 56:c6:2c:fd:ea:a5)
+        assert all(LAA_UNICAST.fullmatch(mac) for mac in macs) and len(set(macs)) == 3
+        assert not any(mac.startswith("02:42:") for mac in macs)
     att = a.attachment("bridge")
     assert (att.gateway, att.prefix_len) == ("172.17.0.1", 16)
-    assert a.network_mode == "default"
+    assert a.network_mode == {V20: "default", V28: "bridge"}[sim.generation]
     assert re.fullmatch(r"[0-9a-f]{64}", a.id)
     raw = sim.inspect_container("a")["NetworkSettings"]
     assert (raw["IPAddress"], raw["Gateway"], raw["MacAddress"], raw["IPPrefixLen"]) == (
         "172.17.0.2",
         "172.17.0.1",
-        "02:42:ac:11:00:02",
+        macs[0],
         16,
     )
+
+
+def test_on_28_a_restart_gives_a_new_random_mac_and_20_10_keeps_the_derived_one(sim):
+    before = app(sim, "m").attachment("bridge").mac
+    after = sim.restart("m").attachment("bridge").mac
+    assert (after == before) == (sim.generation is V20)  # measured: 5e:99:... then 3a:0f:...
 
 
 def test_an_address_survives_a_restart_on_a_quiet_host_but_is_not_promised(sim):
@@ -499,13 +654,22 @@ def test_containers_on_a_user_network(sim):
     sim.create_network("labnet", labels={"labkit.owner": "labkit"})
     c = app(sim, "web", network="labnet")
     att = c.attachment("labnet")
-    assert (c.ip, att.mac, c.network_mode) == ("172.18.0.2", "02:42:ac:12:00:02", "labnet")
-    assert att.aliases == (c.id[:12],)
+    assert (c.ip, c.network_mode) == ("172.18.0.2", "labnet")
+    assert (
+        att.mac == "02:42:ac:12:00:02" if sim.generation is V20 else LAA_UNICAST.fullmatch(att.mac)
+    )
     raw = sim.inspect_container("web")["NetworkSettings"]
+    if sim.generation is V20:
+        assert att.aliases == (c.id[:12],)
+        assert "DNSNames" not in raw["Networks"]["labnet"]
+    else:  # 28 moved the short ID (and the name) to DNSNames
+        assert att.aliases == ()
+        assert raw["Networks"]["labnet"]["Aliases"] is None
+        assert raw["Networks"]["labnet"]["DNSNames"] == ["web", c.id[:12]]
     assert raw["IPAddress"] == "" and raw["Networks"]["labnet"]["IPAddress"] == "172.18.0.2"
     net = sim.network("labnet")
     assert [(e.container_name, e.ipv4, e.mac) for e in net.endpoints] == [
-        ("web", "172.18.0.2/16", "02:42:ac:12:00:02")
+        ("web", "172.18.0.2/16", att.mac)
     ]
     assert net.labels == {"labkit.owner": "labkit"}
 
@@ -519,10 +683,16 @@ def test_connect_and_disconnect(sim):
         ("bridge", "172.17.0.2"),
         ("labnet", "172.18.0.2"),
     ]
-    assert a.attachment("labnet").aliases == ("web", a.id[:12])
     raw = sim.inspect_container("a")["NetworkSettings"]
     assert raw["IPAddress"] == "172.17.0.2"  # the top level covers the default bridge only
-    assert raw["Networks"]["labnet"]["Aliases"] == ["web", a.id[:12]]
+    if sim.generation is V20:
+        assert a.attachment("labnet").aliases == ("web", a.id[:12])
+        assert raw["Networks"]["labnet"]["Aliases"] == ["web", a.id[:12]]
+    else:  # as 28.5.2 showed for `connect --alias web`
+        assert a.attachment("labnet").aliases == ("web",)
+        assert raw["Networks"]["labnet"]["Aliases"] == ["web"]
+        assert raw["Networks"]["labnet"]["DNSNames"] == ["a", "web", a.id[:12]]
+        assert raw["Networks"]["bridge"]["DNSNames"] is None
     sim.disconnect("labnet", "a")
     assert [x.network for x in sim.container("a").networks] == ["bridge"]
     assert sim.network("labnet").endpoints == ()
@@ -552,11 +722,14 @@ def test_predefined_networks(sim):
     )
     assert dict(bridge.options) == BRIDGE_OPTIONS
     assert (nets["host"].driver, nets["none"].driver) == ("host", "null")
-    assert sim.inspect_network("bridge")["IPAM"]["Config"] == [
-        {"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}
-    ]
+    # A new simulated engine is a daemon's first start: 20.10 leaves the gateway out then
+    # (moby/moby#26799), 28 shows it.
+    config = {V20: {"Subnet": "172.17.0.0/16"}}.get(
+        sim.generation, {"Subnet": "172.17.0.0/16", "Gateway": "172.17.0.1"}
+    )
+    assert sim.inspect_network("bridge")["IPAM"]["Config"] == [config]
     assert bridge.gateway == "172.17.0.1"
-    assert sim.inspect_network("host")["IPAM"]["Config"] == []
+    assert sim.inspect_network("host")["IPAM"]["Config"] == {V20: []}.get(sim.generation)
     assert sim.network(bridge.id[:12]).name == "bridge"
 
 
@@ -736,8 +909,16 @@ def test_container_inspect_has_the_real_engines_keys(sim, state):
     if state == "stopped":
         sim.stop("c")
     raw = sim.inspect_container("c")
-    for path, keys in REAL_CONTAINER_KEYS.items():
+    for path, keys in real_keys(REAL_CONTAINER_KEYS, REAL_KEYS_28, sim.generation).items():
         assert section(raw, path) == keys, path
+    if sim.generation is V28:
+        for path, keys in ORDER_28.items():
+            node = raw
+            for part in path.split("/"):
+                node = next(iter(node.values())) if part == "*" else node[part]
+            assert list(node) == keys, path
+        host = list(raw["HostConfig"])
+        assert host[host.index("VolumesFrom") + 1] == "ConsoleSize"
     assert raw["Name"] == "/c" and raw["Config"]["Image"] == LAB_IMAGE
     assert raw["Image"].startswith("sha256:") and len(raw["Image"]) == 71
     assert raw["Path"] == "/bin/busybox" and raw["Args"] == [
@@ -759,10 +940,12 @@ def test_network_inspect_has_the_real_engines_keys(sim, name):
     app(sim, "on-bridge")
     app(sim, "on-labnet", network="labnet")
     raw = sim.inspect_network(name)
-    for path, keys in REAL_NETWORK_KEYS.items():
+    for path, keys in real_keys(REAL_NETWORK_KEYS, REAL_NETWORK_KEYS_28, sim.generation).items():
         if path.startswith("Containers/") and not raw["Containers"]:
             continue
         assert section(raw, path) == keys, path
+    if sim.generation is V28:
+        assert list(raw) == NETWORK_ORDER_28 and raw["EnableIPv4"] is True
     assert raw["IPAM"]["Options"] is None and raw["Scope"] == "local" and raw["Name"] == name
     for endpoint in raw["Containers"].values():
         ipaddress.ip_interface(endpoint["IPv4Address"])  # with its prefix: 172.17.0.2/16
@@ -775,7 +958,29 @@ def test_user_network_inspect_values(sim):
     assert raw["IPAM"]["Config"] == [{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}]
     assert raw["Options"] == {} and raw["Labels"] == {"labkit.owner": "labkit"}
     assert raw["Containers"][c.id]["IPv4Address"] == "172.18.0.2/16"
-    assert raw["Containers"][c.id]["MacAddress"] == "02:42:ac:12:00:02"
+    assert raw["Containers"][c.id]["MacAddress"] == c.attachment("labnet").mac
+    if sim.generation is V20:
+        assert c.attachment("labnet").mac == "02:42:ac:12:00:02"
+
+
+def test_network_options_are_kept_and_shown_in_inspect(sim):
+    options = {
+        "com.docker.network.bridge.gateway_mode_ipv4": "nat-unprotected",
+        "com.docker.network.driver.mtu": "1400",
+    }
+    net = sim.create_network("opened", options=options)
+    assert dict(net.options) == options
+    assert sim.inspect_network("opened")["Options"] == options
+    bad = {"com.docker.network.bridge.gateway_mode_ipv4": "nosuchmode"}
+    if sim.generation is V20:  # 20.10 knows no gateway modes and keeps the option unread
+        assert dict(sim.create_network("odd", options=bad).options) == bad
+    else:
+        with pytest.raises(InvalidInput, match="Unknown gateway mode 'nosuchmode'"):
+            sim.create_network("odd", options=bad)
+        with pytest.raises(InvalidInput, match="not modelled"):
+            sim.create_network(
+                "routed", options={"com.docker.network.bridge.gateway_mode_ipv4": "routed"}
+            )
 
 
 def test_inspect_returns_a_fresh_copy(sim):

@@ -9,11 +9,15 @@ import pytest
 
 from labkit.engine.base import LAB_IMAGE
 from labkit.engine.sim import SimulatedEngine
+from labkit.generation import Generation
+
+# What `docker events` showed for `docker stop` of an --init container on each engine.
+STOPPED = {Generation.V20: ["kill", "die", "stop"], Generation.V28: ["kill", "stop", "die"]}
 
 
-@pytest.fixture
-def sim():
-    engine = SimulatedEngine()
+@pytest.fixture(params=list(Generation), ids=lambda g: f"v{g.value}")
+def sim(request):
+    engine = SimulatedEngine(generation=request.param)
     yield engine
     engine.close()
 
@@ -29,13 +33,12 @@ def test_a_restart_emits_what_docker_events_shows(sim):
     c = sim.run(LAB_IMAGE, name="myapp2", ports={"80/tcp": None}, labels={"labkit.step": "4"})
     sim.restart("myapp2")
     assert sim.wait_events()
-    # Engine 20.10 for `docker restart` of an --init container: kill, die, stop, start, restart.
+    # `docker restart` of an --init container: 20.10 kill, die, stop, start, restart; 28 emits
+    # stop before die.
     assert [e.action for e in seen] == [
         "create",
         "start",
-        "kill",
-        "die",
-        "stop",
+        *STOPPED[sim.generation],
         "start",
         "restart",
     ]
@@ -60,11 +63,9 @@ def test_stop_start_remove_and_exec(sim):
         "exec_create",
         "exec_start",
         "exec_die",
-        "kill",
-        "die",
-        "stop",
+        *STOPPED[sim.generation],
         "start",
-        "kill",
+        "kill",  # remove -f: the same on both
         "die",
         "destroy",
     ]

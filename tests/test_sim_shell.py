@@ -1,4 +1,5 @@
-"""`docker exec` on the simulator: the lab image's commands, name resolution and reachability."""
+"""`docker exec` on the simulator: the lab image's commands, name resolution and reachability,
+for each engine generation it models (outputs measured on 20.10.24 and 28.5.2)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,21 @@ import pytest
 from labkit.app import APPLETS, parse_page
 from labkit.engine.base import LAB_IMAGE
 from labkit.engine.sim import SimulatedEngine
+from labkit.generation import Generation
+
+V20, V28 = Generation.V20, Generation.V28
+
+
+@pytest.fixture(params=list(Generation), ids=lambda g: f"v{g.value}")
+def sim(request):
+    engine = SimulatedEngine(generation=request.param)
+    yield engine
+    engine.close()
 
 
 @pytest.fixture
-def sim():
-    engine = SimulatedEngine()
+def sim28():
+    engine = SimulatedEngine(generation=V28)
     yield engine
     engine.close()
 
@@ -44,10 +55,20 @@ def test_bare_commands_need_the_images_applet_links(sim):
     code, text = out(sim, "x", "hostname")
     assert code == 0 and text == sim.container("x").id[:12] + "\n"
     code, text = out(sim, "x", "getent", "hosts", "x")
-    assert code == 126 and 'exec: "getent": executable file not found in $PATH' in text
+    lacks = {V20: 126, V28: 127}[sim.generation]  # measured on each
+    suffix = {V20: ": unknown", V28: ""}[sim.generation]
+    assert (code, text) == (
+        lacks,
+        'OCI runtime exec failed: exec failed: unable to start container process: exec: "getent": '
+        f"executable file not found in $PATH{suffix}\r\n",
+    )
     assert out(sim, "x", "/bin/busybox", "getent") == (127, "getent: applet not found\n")
     assert out(sim, "x", "sh", "-c", "getent hosts x") == (127, "sh: getent: not found\n")
-    assert out(sim, "x", "/usr/bin/hostname")[0] == 126
+    code, text = out(sim, "x", "/usr/bin/hostname")
+    assert code == lacks
+    assert text.endswith(
+        f'exec: "/usr/bin/hostname": stat /usr/bin/hostname: no such file or directory{suffix}\r\n'
+    )
 
 
 def test_the_same_command_three_ways(sim):
@@ -80,7 +101,9 @@ def test_ip_addr_lists_each_network_in_join_order(pair):
     code, text = out(pair, "a", "ip", "addr")
     assert code == 0
     assert re.findall(r"inet (\S+)", text) == ["127.0.0.1/8", "172.17.0.2/16", "172.18.0.3/16"]
-    assert "link/ether 02:42:ac:11:00:02" in text and "eth1@if" in text
+    mac = pair.container("a").attachment("bridge").mac
+    assert f"link/ether {mac}" in text and "eth1@" in text
+    assert (mac == "02:42:ac:11:00:02") == (pair.generation is V20)
     assert "default via 172.17.0.1 dev eth0" in out(pair, "a", "ip", "route")[1]
     assert (
         out(pair, "a", "ifconfig", "eth1")[1]
@@ -88,6 +111,120 @@ def test_ip_addr_lists_each_network_in_join_order(pair):
         .strip()
         .startswith("inet addr:172.18.0.3")
     )
+
+
+def test_ip_addr_as_each_generation_prints_it(sim):
+    run(sim, "x")
+    text = out(sim, "x", "ip", "addr")[1]
+    mac = sim.container("x").attachment("bridge").mac
+    eth0 = (
+        "<BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500 qdisc noqueue \n"
+        f"    link/ether {mac} brd ff:ff:ff:ff:ff:ff\n"
+        "    inet 172.17.0.2/16 brd 172.17.255.255 scope global eth0\n"
+        "       valid_lft forever preferred_lft forever\n"
+    )
+    lo = (
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue qlen 1000\n"
+        "    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n"
+        "    inet 127.0.0.1/8 scope host lo\n"
+        "       valid_lft forever preferred_lft forever\n"
+    )
+    lo6 = "    inet6 ::1/128 scope host \n       valid_lft forever preferred_lft forever\n"
+    if sim.generation is V20:  # numbered on the host, in pairs: 18: eth0@if19 was seen
+        assert re.fullmatch(re.escape(lo) + r"(\d+): eth0@if(\d+): " + re.escape(eth0), text)
+        index, peer = map(int, re.match(re.escape(lo) + r"(\d+): eth0@if(\d+)", text).groups())
+        assert peer == index + 1
+    else:  # made in the container's namespace: 2: eth0@if<host's number>; lo keeps ::1
+        assert re.fullmatch(re.escape(lo + lo6) + r"2: eth0@if\d+: " + re.escape(eth0), text)
+    ipv4_only = out(sim, "x", "ip", "-4", "addr")[1]
+    assert "inet6" not in ipv4_only and "valid_lft" in ipv4_only
+    one_line = out(sim, "x", "ip", "-o", "addr")[1].splitlines()
+    assert len(one_line) == {V20: 2, V28: 3}[sim.generation]
+    hosts = out(sim, "x", "cat", "/etc/hosts")[1]
+    short = {V20: "fe00::0\tip6-localnet\nff00::0\t", V28: "fe00::\tip6-localnet\nff00::\t"}
+    assert short[sim.generation] in hosts
+    assert ("inet6 addr: ::1/128 Scope:Host" in out(sim, "x", "ifconfig")[1]) == (
+        sim.generation is V28
+    )
+
+
+def test_on_28_a_peer_number_that_is_also_a_local_interface_shows_its_name(sim28):
+    # Seen on 28.5.2 in a fresh engine namespace: "2: eth0@eth1: <BROADCAST,...,LOWER_UP>"
+    # (busybox looks the host-side number up in the container's namespace, where 3 is eth1).
+    sim28._host_ifindex = iter(range(3, 100))
+    sim28.create_network("labnet")
+    run(sim28, "x")
+    sim28.connect("labnet", "x")
+    text = out(sim28, "x", "ip", "addr")[1]
+    assert "2: eth0@eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500" in text
+    assert "3: eth1@if4: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500" in text
+
+
+def interface_networks(engine, name):
+    """eth0, eth1, ... → network, from `ip -o -4 addr`, and the default route's device."""
+    names = {a.ip: a.network for a in engine.container(name).networks}
+    devices = {}
+    for line in out(engine, name, "ip", "-o", "-4", "addr")[1].splitlines():
+        fields = line.split()
+        if fields[1] != "lo":
+            devices[fields[1]] = names[fields[3].split("/")[0]]
+    route = out(engine, name, "ip", "route")[1].splitlines()[0]
+    return [devices[d] for d in sorted(devices)], route.split(" dev ")[1].strip()
+
+
+@pytest.fixture
+def quiet28():
+    """Engine 28 with a probe that finds every port free: the machine's own busy ports must
+    not move the host-port count."""
+    engine = SimulatedEngine(generation=V28, port_probe=lambda port, proto, ip: True)
+    yield engine
+    engine.close()
+
+
+def test_after_a_restart_28_names_interfaces_in_a_rotation_of_the_connect_order(quiet28):
+    # Measured on 28.5.2 (bridge, then zzz, aaa, mmm connected; 8 restarts): eth0..eth3 were
+    # bridge zzz aaa mmm 5 times, aaa mmm bridge zzz twice, zzz aaa mmm bridge once; the
+    # default route and the ports stayed with bridge, the name that sorts first; each restart
+    # moved the host port on by 4, 5 and 6 for those orders.
+    # (Their names sort after "bridge", as the measured ones did: they had a prefix.)
+    sim28 = quiet28  # its container serves nothing, so no real listener is opened either
+    for net in ("x-zzz", "x-aaa", "x-mmm"):
+        sim28.create_network(net)
+    run(sim28, "c", ports={"80/tcp": None}, command=["/bin/busybox", "sleep", "3600"])
+    for net in ("x-zzz", "x-aaa", "x-mmm"):
+        sim28.connect(net, "c")
+    connected = ["bridge", "x-zzz", "x-aaa", "x-mmm"]
+    assert interface_networks(sim28, "c") == (connected, "eth0")
+    sim28.rng.seed(7)
+    seen, port = {}, sim28.container("c").port().host_port
+    for _ in range(64):
+        sim28.restart("c", timeout=0)
+        order, device = interface_networks(sim28, "c")
+        assert order in [connected[n:] + connected[:n] for n in range(4)]
+        assert order[int(device[3:])] == "bridge"  # the gateway endpoint stays bridge
+        new = sim28.container("c").port().host_port
+        gateway_changes = sum(
+            1 for n in range(1, 4) if min(order[: n + 1]) == order[n] != min(order[:n])
+        )
+        assert new - port == 3 + 1 + gateway_changes  # 3 leaves, 1 first join, the changes
+        port = new
+        seen[order[0]] = seen.get(order[0], 0) + 1
+    assert set(seen) == set(connected) and seen["bridge"] > 64 * 0.4  # 5 in 8 expected
+
+
+def test_20_10_names_interfaces_in_network_name_order_after_a_restart():
+    engine = SimulatedEngine(generation=V20)
+    try:
+        for net in ("x-zzz", "x-aaa"):
+            engine.create_network(net)
+        run(engine, "c")
+        engine.connect("x-zzz", "c")
+        engine.connect("x-aaa", "c")
+        assert interface_networks(engine, "c") == (["bridge", "x-zzz", "x-aaa"], "eth0")
+        engine.restart("c", timeout=0)  # measured on 20.10: eth0 bridge, eth1 aaa, eth2 zzz
+        assert interface_networks(engine, "c") == (["bridge", "x-aaa", "x-zzz"], "eth0")
+    finally:
+        engine.close()
 
 
 def test_names_resolve_on_user_networks_only(pair):
@@ -153,3 +290,31 @@ def test_none_and_host_containers(sim):
     run(sim, "t")
     code, text = out(sim, "h", "wget", "-qO-", "http://172.17.0.2/")  # the host reaches bridge IPs
     assert code == 0 and "Client: [::ffff:172.17.0.1]:" in text
+
+
+def test_resolv_conf_and_unknown_names_as_each_generation_writes_them(sim):
+    sim.create_network("labnet")
+    run(sim, "u", network="labnet", dns=["127.0.0.1"])
+    run(sim, "d")
+    user = out(sim, "u", "cat", "/etc/resolv.conf")[1]
+    bridge = out(sim, "d", "cat", "/etc/resolv.conf")[1]
+    code, text = out(sim, "u", "nslookup", "nosuchname")
+    assert code == 1
+    if sim.generation is V20:
+        assert user == "nameserver 127.0.0.11\noptions ndots:0\n"
+        assert bridge == f"nameserver {sim.host_nameserver}\n"
+        assert text == ";; connection timed out; no servers could be reached\n\n"
+    else:  # 28.5.2's words
+        assert user.startswith("# Generated by Docker Engine.\n")
+        assert "\nnameserver 127.0.0.11\noptions ndots:0\n\n" in user
+        assert user.endswith(
+            "# Based on host file: '/etc/resolv.conf' (internal resolver)\n"
+            "# ExtServers: [127.0.0.1]\n# Overrides: [nameservers]\n"
+            "# Option ndots from: internal\n"
+        )
+        assert f"\nnameserver {sim.host_nameserver}\n\n" in bridge
+        assert bridge.endswith("(legacy)\n# Overrides: []\n")
+        assert text == (
+            "Server:\t\t127.0.0.11\nAddress:\t127.0.0.11:53\n\n"
+            + "** server can't find nosuchname: SERVFAIL\n\n" * 2
+        )

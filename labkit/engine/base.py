@@ -93,6 +93,7 @@ class Engine(Protocol):
         subnet: str | None = None,
         gateway: str | None = None,
         labels: Mapping[str, str] | None = None,
+        options: Mapping[str, str] | None = None,
     ) -> Network: ...
 
     def connect(self, network: str, container: str, *, aliases: Sequence[str] = ()) -> None: ...

@@ -402,7 +402,8 @@ class DockerEngine:
         labels: Mapping[str, str] | None = None,
         options: Mapping[str, str] | None = None,
     ) -> Network:
-        """``options`` are driver options (``-o com.docker.network.bridge...``), as given."""
+        """``options``: driver options (``docker network create -o``), e.g. Engine 28's
+        ``com.docker.network.bridge.gateway_mode_ipv4``."""
         check_name(name, "network")
         subnet = check_subnet(subnet)
         with self._translate(network=name):
@@ -416,7 +417,7 @@ class DockerEngine:
                 driver=driver,
                 ipam=ipam,
                 labels=dict(labels or {}),
-                options=dict(options) if options else None,
+                options=dict(options or {}) or None,
                 check_duplicate=True,
             )
         return self.network(created["Id"])

@@ -1,6 +1,7 @@
-"""SimulatedEngine: Docker Engine 20.10 modelled in-process, for Binder and machines without an
-engine. State lives in memory for the kernel's life; published app ports listen for real on
-127.0.0.1; bridge addresses are answered by the model (``model_http``)."""
+"""SimulatedEngine: Docker Engine 20.10 or 28 modelled in-process, for Binder and machines
+without an engine. State lives in memory for the kernel's life; published app ports listen for
+real on 127.0.0.1; bridge addresses are answered by the model (``model_http``), and requests
+routed from another host by ``routed_http`` (see ``labkit.engine.sim.routing``)."""
 
 from __future__ import annotations
 
@@ -36,18 +37,20 @@ from labkit.engine._checks import (
 )
 from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE, PortSpec
 from labkit.engine.sim import inspect as raw
+from labkit.engine.sim import routing
 from labkit.engine.sim.events import EventBus
 from labkit.engine.sim.ipam import (
     DEFAULT_BRIDGE_SUBNET,
     AddressPool,
     SubnetAllocator,
-    mac_for,
+    endpoint_mac,
     new_id,
 )
 from labkit.engine.sim.listener import SERVED_PATHS, ListenerHub, not_found_page
 from labkit.engine.sim.ports import PortAllocator, port_is_free
 from labkit.engine.sim.shell import missing_program, pid1_exit_code, run_command
 from labkit.engine.sim.state import ZERO_TIME, ContainerRec, EndpointRec, NetworkRec, now_iso
+from labkit.engine.sim.version import sim_generation
 from labkit.errors import (
     EngineUnavailable,
     EngineWarning,
@@ -57,6 +60,7 @@ from labkit.errors import (
     NetworkNotFound,
     PortInUse,
 )
+from labkit.generation import API_VERSION, SIM_VERSION, Generation
 from labkit.models import (
     Attachment,
     Container,
@@ -67,11 +71,13 @@ from labkit.models import (
     HttpReply,
     Network,
     PortBinding,
+    ProbeResult,
 )
 
 __all__ = ["SimulatedEngine", "ENGINE_VERSION"]
 
-ENGINE_VERSION = "20.10.24"  # the engine the model follows (API 1.41)
+# 20.10's version, kept for callers from before generations; an engine's own is info().version.
+ENGINE_VERSION = SIM_VERSION[Generation.V20]
 
 _APP_CMD = ["/bin/busybox", "httpd", "-f", "-p", "80", "-h", "/www"]
 _APP_PORT = (80, "tcp")
@@ -110,9 +116,12 @@ class _LabImage:
 class SimulatedEngine:
     """A Docker engine modelled in memory: the embedded default where no engine answers.
 
-    ``reason`` says why the simulator runs (shown in the banner). ``port_range`` overrides the
-    kernel's ephemeral range; ``port_probe(port, proto, host_ip) -> bool`` overrides the check that a host
-    port is free on this machine (for ports without a real listener).
+    ``reason`` says why the simulator runs (shown in the banner). ``generation`` is the engine
+    generation it models (``Generation``, "20.10" or "28"; default ``$LABKIT_SIM_VERSION``,
+    else 28). ``allow_direct_routing`` is Engine 28's daemon option of that name.
+    ``port_range`` overrides the kernel's ephemeral range; ``port_probe(port, proto, host_ip)
+    -> bool`` overrides the check that a host port is free on this machine (for ports without
+    a real listener).
     """
 
     kind = "sim"
@@ -121,11 +130,20 @@ class SimulatedEngine:
         self,
         reason: str = "no Docker engine answered",
         *,
+        generation: Generation | str | None = None,
+        allow_direct_routing: bool = False,
         port_range: tuple[int, int] | None = None,
         port_probe: Callable[[int, str, str], bool] | None = None,
     ) -> None:
         self.reason = reason
+        self.generation = sim_generation(generation)
+        self.version = SIM_VERSION[self.generation]
+        self.api_version = API_VERSION[self.generation]
+        self.rng = random.Random()  # join order on 28; tests may seed it
         self._lock = threading.RLock()
+        self.routing = routing.DirectRouting()
+        if allow_direct_routing:
+            self.set_allow_direct_routing(True)
         self._ports = PortAllocator(port_range, probe=port_probe or port_is_free)
         self._subnets = SubnetAllocator()
         self._hub = ListenerHub()
@@ -133,7 +151,9 @@ class SimulatedEngine:
         self._closed = False
         self._image_built = False
         self._pids = itertools.count(4000, 7)
-        self._ifindex = itertools.count(4, 2)  # container-side veth numbers; lo is 1
+        self._ifindex = itertools.count(4, 2)  # 20.10: container-side veth numbers; lo is 1
+        self._host_ifindex = itertools.count(4)  # 28: host-side numbers (lo, NIC, docker0 first)
+        self._seq = itertools.count(1)  # the order of joins and publishes (28's raw rules)
         self.container_recs: dict[str, ContainerRec] = {}
         self.network_recs: dict[str, NetworkRec] = {}
         self._names: dict[str, str] = {}
@@ -148,9 +168,9 @@ class SimulatedEngine:
         created = now_iso(time.time())
         bridge_net = ipaddress.IPv4Network(DEFAULT_BRIDGE_SUBNET)
         self._subnets.mark_used(bridge_net)
-        # Engine 20.10 shows the default bridge's gateway in its IPAM config once docker0 exists
-        # when the daemon starts (every start after the first); the very first start shows only
-        # the subnet. The simulator shows the usual case.
+        # A new simulated engine is a daemon's first start: Engine 20.10 then shows only the
+        # default bridge's subnet in its IPAM config (the gateway appears from the second start
+        # on, once docker0 exists: moby/moby#26799); Engine 28 shows the gateway at once.
         self._add_network(
             NetworkRec(
                 new_id(),
@@ -159,7 +179,7 @@ class SimulatedEngine:
                 created,
                 options=dict(_BRIDGE_OPTIONS),
                 pool=AddressPool(bridge_net),
-                gateway_given=True,
+                gateway_given=self.generation.bridge_gateway_on_first_start,
                 predefined=True,
             )
         )
@@ -179,8 +199,8 @@ class SimulatedEngine:
     def info(self) -> EngineInfo:
         return EngineInfo(
             kind="sim",
-            version=ENGINE_VERSION,
-            description=f"Simulated Docker engine ({self.reason})",
+            version=self.version,
+            description=f"Simulated Docker engine {self.version} ({self.reason})",
             local=True,
             host="127.0.0.1",
             bridge_name="docker0",
@@ -289,7 +309,7 @@ class SimulatedEngine:
             self._check_image(image)
             if name in self._names:
                 raise name_in_use("container", name)
-            mode = network or "default"
+            mode = network or self.generation.default_network_mode
             net = self._find_net(network) if network else self._find_net("bridge")
             if net.driver == "host" and specs:
                 # The engine warns and ignores them; the Docker backend does not even send them.
@@ -360,15 +380,20 @@ class SimulatedEngine:
                 )
         taken: list[tuple[EndpointRec, NetworkRec]] = []
         rec.next_dev = 0
+        rec.next_ifindex = 2
         try:
-            for ep in rec.endpoints.values():  # veths made in the order the networks joined...
+            for ep in self._join_order(rec):  # veths made in the order the networks join...
                 net = self.network_recs[ep.network_id]
                 self._join(rec, ep, net)
                 taken.append((ep, net))
-            # ...but named in network-name order: eth0 is the gateway endpoint's.
-            named = sorted((ep for ep in rec.endpoints.values() if ep.dev), key=self._net_name_of)
-            for n, ep in enumerate(named):
-                ep.dev = f"eth{n}"
+                self._pass_gateway(rec, [e for e, _n in taken], ep)
+            if self.generation.orders_interfaces_on_restart:
+                # ...but on 20.10 named in network-name order: eth0 is the gateway endpoint's.
+                named = sorted(
+                    (ep for ep in rec.endpoints.values() if ep.dev), key=self._net_name_of
+                )
+                for n, ep in enumerate(named):
+                    ep.dev = f"eth{n}"
             rec.status = "running"  # the listener's responder reads it
             self._publish_all(rec)
         except LabkitError:
@@ -381,6 +406,45 @@ class SimulatedEngine:
         rec.exit_code = 0
         rec.started_at = now_iso(time.time())
 
+    def _join_order(self, rec: ContainerRec) -> list[EndpointRec]:
+        """The order a start joins the networks: 20.10 in the order they were connected; 28 in
+        Go's map order, a random rotation of that (measured: eth0 was the first-connected
+        network in 5 of 8 restarts of a four-network container, the others 1 in 8 each)."""
+        eps = list(rec.endpoints.values())
+        if self.generation.orders_interfaces_on_restart or len(eps) < 2:
+            return eps
+        offset = self.rng.randrange(max(8, len(eps)))  # a map bucket has 8 slots
+        start = offset if offset < len(eps) else 0
+        return eps[start:] + eps[:start]
+
+    def _pass_gateway(self, rec: ContainerRec, joined: list[EndpointRec], new: EndpointRec) -> None:
+        """Engine 28 maps the ports of each endpoint that becomes the gateway as the networks
+        join one by one; all but the last such mapping are undone before the start ends, but
+        each moved the host-port round robin on (20.10 maps once, at the end)."""
+        if self.generation is not Generation.V28 or len(joined) < 2:
+            return
+        live = [ep for ep in joined if ep.ip is not None]
+        before = min((ep for ep in live if ep is not new), key=self._net_name_of, default=None)
+        if before is not None and min(live, key=self._net_name_of) is new:
+            self._ports_in_passing(rec)
+
+    def _ports_in_passing(self, rec: ContainerRec) -> None:
+        """Allocate and at once release the ephemeral host ports of a gateway endpoint that
+        carries them only for a moment (Engine 28, while a container joins or leaves several
+        networks)."""
+        if rec.network_mode in ("host", "none"):
+            return
+        for (_port, proto), (host_ip, fixed) in rec.port_specs.items():
+            if fixed is not None:
+                continue  # a named port does not move the round robin
+            ips = [host_ip] if host_ip else ["0.0.0.0", "::"]
+            try:
+                port = self._ports.allocate_together(ips, proto)
+            except LabkitError:
+                continue  # the engine logs it and goes on
+            for ip in ips:
+                self._ports.release(port, ip, proto)
+
     def _net_name_of(self, ep: EndpointRec) -> str:
         net = self.network_recs.get(ep.network_id)
         return net.name if net is not None else ""
@@ -388,10 +452,19 @@ class SimulatedEngine:
     def _join(self, rec: ContainerRec, ep: EndpointRec, net: NetworkRec) -> None:
         """An endpoint for a running container: an address, a MAC, the next ethN."""
         ep.endpoint_id = new_id()
+        ep.seq = next(self._seq)
         if net.pool is not None:
             ep.ip = net.pool.request()
-            ep.mac = mac_for(ep.ip)
-            ep.ifindex = next(self._ifindex)
+            ep.mac = endpoint_mac(ep.ip, self.generation)
+            if self.generation is Generation.V28:
+                # Made inside the container's namespace: numbered there; the host end is
+                # numbered among the host's interfaces.
+                ep.ifindex = rec.next_ifindex
+                rec.next_ifindex += 1
+                ep.peer = next(self._host_ifindex)
+            else:
+                ep.ifindex = next(self._ifindex)  # made on the host, then moved: pair numbers
+                ep.peer = ep.ifindex + 1
             ep.dev = f"eth{rec.next_dev}"
             rec.next_dev += 1
         net.members[rec.id] = None
@@ -407,6 +480,7 @@ class SimulatedEngine:
         host, none or no network: nothing."""
         rec.published = {}
         rec.port_network = self._gateway_network(rec)
+        rec.publish_seq = next(self._seq)
         if not rec.port_network or rec.network_mode in ("host", "none"):
             return
         try:
@@ -427,8 +501,9 @@ class SimulatedEngine:
     ) -> list[tuple[str, int]]:
         """Host bindings for one published port, as NetworkSettings.Ports lists them.
 
-        All interfaces (no host IP) means an IPv4 and an IPv6 binding, allocated apart as the
-        engine does: when a port is busy for IPv4 alone, the two host ports differ.
+        All interfaces (no host IP) means an IPv4 and an IPv6 binding: 20.10 allocates them
+        apart (when a port is busy for IPv4 alone, the two host ports differ); 28 allocates
+        one port for both.
         """
         serve = (port, proto) == _APP_PORT and rec.cmd == _APP_CMD
 
@@ -441,8 +516,25 @@ class SimulatedEngine:
             return free
 
         bindings: list[tuple[str, int]] = []
+        ips = [host_ip] if host_ip else ["0.0.0.0", "::"]
+        if self.generation.same_port_twins:
+            try:
+                if fixed is None:
+                    host_port = self._ports.allocate_together(ips, proto, listen)
+                else:
+                    host_port = self._ports.reserve_together(fixed, ips, proto, listen)
+            except OSError as exc:  # out of file descriptors, not a busy port
+                raise PortInUse(
+                    f"Cannot open a listener for {rec.name!r}",
+                    exc.strerror or str(exc),
+                    "remove containers you no longer need (lab.cleanup()) and try again",
+                ) from exc
+            bindings = [(ip, host_port) for ip in ips]
+            if serve and any(not _is_ipv6(ip) for ip in ips):
+                rec.listening.append(host_port)
+            return bindings
         try:
-            for ip in [host_ip] if host_ip else ["0.0.0.0", "::"]:
+            for ip in ips:
                 if fixed is None:
                     host_port = self._ports.allocate(ip, proto, listen)
                 else:
@@ -504,7 +596,14 @@ class SimulatedEngine:
 
     def _halt(self, rec: ContainerRec, exit_code: int) -> None:
         """Everything a stop undoes: listeners and host ports, addresses, the process."""
+        had_ports = bool(rec.port_network)
         self._unpublish_all(rec)
+        if self.generation is Generation.V28 and had_ports:
+            # The endpoints leave gateway first; each next one is the gateway for a moment and
+            # maps the ports anew (moby's sbLeave), which moves the round robin on.
+            live = sum(1 for ep in rec.endpoints.values() if ep.ip is not None)
+            for _ in range(live - 1):
+                self._ports_in_passing(rec)
         for net_id, ep in rec.endpoints.items():
             net = self.network_recs.get(net_id)
             if net is not None:
@@ -537,8 +636,13 @@ class SimulatedEngine:
             self._emit(rec, "kill", signal="9")
         code = 143 if graceful else 137
         self._halt(rec, code)
-        self._emit(rec, "die", exitCode=str(code))
-        self._emit(rec, "stop")
+        if not self.generation.orders_restart_events:
+            # 28's stop and die race; every stop measured here came as kill, stop, die.
+            self._emit(rec, "stop")
+            self._emit(rec, "die", exitCode=str(code))
+        else:  # 20.10: kill, die, stop
+            self._emit(rec, "die", exitCode=str(code))
+            self._emit(rec, "stop")
 
     def _wait_for_stop(self, ref: str, timeout: int) -> None:
         # Outside the lock: a stop that waits out its timeout must not freeze the other calls.
@@ -646,7 +750,7 @@ class SimulatedEngine:
         with self._lock:
             self._check_open()
             rec = self._find(ref)
-            return raw.container_json(rec, self.network_recs, _LabImage.labels())
+            return raw.container_json(rec, self.network_recs, _LabImage.labels(), self.generation)
 
     # -- networks ----------------------------------------------------------------------------
 
@@ -665,7 +769,7 @@ class SimulatedEngine:
     def inspect_network(self, ref: str) -> dict:
         with self._lock:
             self._check_open()
-            return raw.network_json(self._find_net(ref), self.container_recs)
+            return raw.network_json(self._find_net(ref), self.container_recs, self.generation)
 
     def create_network(
         self,
@@ -675,9 +779,14 @@ class SimulatedEngine:
         subnet: str | None = None,
         gateway: str | None = None,
         labels: Mapping[str, str] | None = None,
+        options: Mapping[str, str] | None = None,
     ) -> Network:
+        """``options`` are the driver options of ``docker network create -o``: kept and shown
+        in inspect (``Options``); Engine 28's routing options change what ``routed_http``
+        answers (see ``labkit.engine.sim.routing``)."""
         check_name(name, "network")
         subnet = check_subnet(subnet)
+        options = routing.check_network_options(options or {}, self.generation)
         with self._lock:
             self._check_open()
             if name in PREDEFINED_NETWORKS:
@@ -701,6 +810,7 @@ class SimulatedEngine:
                 "bridge",
                 now_iso(time.time()),
                 labels=dict(labels or {}),
+                options=options,
                 pool=pool,
                 gateway_given=gateway_given,
             )
@@ -836,6 +946,60 @@ class SimulatedEngine:
                 raise OSError(errno.EHOSTUNREACH, f"No route to host ({host})")
         return None
 
+    def routed_http(
+        self,
+        host: str,
+        port: int = 80,
+        path: str = "/",
+        *,
+        client: str = routing.DEFAULT_CLIENT,
+        in_interface: str = routing.DEFAULT_INTERFACE,
+        timeout: float = 2.0,
+    ) -> ProbeResult:
+        """GET http://host:port/path from another host that routes the engine's networks
+        through this engine's host (the lab text's ``ip route add 172.17.0.0/16 via <host>``),
+        arriving on ``in_interface``: 20.10 forwards it, 28 drops it unless opened (daemon
+        option, gateway mode or trusted interface). The raw table's counters move."""
+        with self._lock:
+            self._check_open()
+            return routing.routed_get(
+                self,
+                self.routing,
+                host,
+                port,
+                path,
+                client=client,
+                in_interface=in_interface,
+                timeout=timeout,
+            )
+
+    def raw_prerouting(self) -> str:
+        """What ``iptables -t raw -L PREROUTING -v -n`` prints on the engine's host now."""
+        with self._lock:
+            self._check_open()
+            return routing.raw_listing(self, self.routing)
+
+    def raw_rules(self) -> str:
+        """What ``iptables -t raw -S`` prints on the engine's host now."""
+        with self._lock:
+            self._check_open()
+            return routing.raw_specs(self, self.routing)
+
+    def set_allow_direct_routing(self, allowed: bool = True) -> None:
+        """Engine 28's daemon option ``--allow-direct-routing``, as if the daemon had been
+        restarted with (or without) it: Docker's raw rules are rewritten (their counters start
+        at 0). Engine 20.10 has no such option."""
+        if allowed and self.generation is Generation.V20:
+            raise InvalidInput(
+                "Engine 20.10 has no --allow-direct-routing option",
+                "dockerd 20.10 refuses to start with it (unknown flag); it forwards routed "
+                "traffic to containers anyway",
+                "leave it off on 20.10, or simulate Engine 28 (LABKIT_SIM_VERSION=28)",
+            )
+        with self._lock:
+            self.routing.allow_direct_routing = allowed
+            self.routing.counters.clear()
+
     # -- records → labkit's models -------------------------------------------------------------
 
     def _model(self, rec: ContainerRec, *, summary: bool = False) -> Container:
@@ -855,7 +1019,7 @@ class SimulatedEngine:
                     prefix_len=net.pool.subnet.prefixlen if live and net.pool else 0,
                     gateway=str(net.pool.gateway) if live and net.pool else "",
                     mac=ep.mac if live else "",
-                    aliases=() if summary else tuple(ep.aliases or ()),
+                    aliases=() if summary else tuple(self._aliases_shown(rec, ep)),
                 )
             )
         attachments.sort(key=lambda a: a.network)
@@ -872,6 +1036,13 @@ class SimulatedEngine:
             restart_count=0 if summary else rec.restart_count,
             started_at="" if summary else rec.started_at,
         )
+
+    def _aliases_shown(self, rec: ContainerRec, ep: EndpointRec) -> list[str]:
+        """``Aliases`` as inspect shows it: 28 keeps only the user's (the short ID and name
+        moved to ``DNSNames``); 20.10 lists the short ID too."""
+        if self.generation.lists_dns_names:
+            return raw.user_aliases(rec, ep)
+        return list(ep.aliases or ())
 
     def _port_models(self, rec: ContainerRec) -> tuple[PortBinding, ...]:
         if not rec.running or rec.network_mode in ("host", "none") or not rec.port_network:
@@ -894,7 +1065,7 @@ class SimulatedEngine:
         return tuple(result)
 
     def _net_model(self, net: NetworkRec) -> Network:
-        data = raw.network_json(net, self.container_recs)
+        data = raw.network_json(net, self.container_recs, self.generation)
         config = (data["IPAM"]["Config"] or [{}])[0]
         return Network(
             id=net.id,

@@ -1,6 +1,13 @@
 """Raw inspect JSON in the engine's shapes: what ``docker inspect`` and ``docker network
-inspect`` print for the simulator's objects, key for key with Docker Engine 20.10 (API 1.41)
-for containers created the way labkit's Docker backend creates them."""
+inspect`` print for the simulator's objects, key for key (and in the engine's key order) with
+Docker Engine 20.10 (API 1.41) or 28.5 (API 1.51), for containers created the way labkit's
+Docker backend creates them.
+
+Measured on 28.5.2 against 20.10.24: 28 adds ``EnableIPv4`` to networks, ``GwPriority`` and
+``DNSNames`` to endpoints (``Aliases`` then holds only the aliases the user gave),
+``GraphDriver.Data.ID``; drops ``HostConfig.KernelMemory``/``KernelMemoryTCP``; and orders
+``NetworkSettings``, endpoint and ``HostConfig`` keys its own way.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from labkit.engine.sim.state import ContainerRec, EndpointRec, NetworkRec
+from labkit.generation import Generation
 
-__all__ = ["container_json", "network_json", "ports_json", "endpoint_json"]
+__all__ = ["container_json", "network_json", "ports_json", "endpoint_json", "user_aliases"]
 
 _ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]
 _MASKED = [
@@ -44,9 +52,72 @@ def ports_json(rec: ContainerRec) -> dict[str, Any]:
     return result
 
 
-def endpoint_json(rec: ContainerRec, ep: EndpointRec, net: NetworkRec) -> dict[str, Any]:
+_ENDPOINT_KEYS_28 = (
+    "IPAMConfig",
+    "Links",
+    "Aliases",
+    "MacAddress",
+    "DriverOpts",
+    "GwPriority",
+    "NetworkID",
+    "EndpointID",
+    "Gateway",
+    "IPAddress",
+    "IPPrefixLen",
+    "IPv6Gateway",
+    "GlobalIPv6Address",
+    "GlobalIPv6PrefixLen",
+    "DNSNames",
+)
+_SETTINGS_KEYS_28 = (
+    "Bridge",
+    "SandboxID",
+    "SandboxKey",
+    "Ports",
+    "HairpinMode",
+    "LinkLocalIPv6Address",
+    "LinkLocalIPv6PrefixLen",
+    "SecondaryIPAddresses",
+    "SecondaryIPv6Addresses",
+    "EndpointID",
+    "Gateway",
+    "GlobalIPv6Address",
+    "GlobalIPv6PrefixLen",
+    "IPAddress",
+    "IPPrefixLen",
+    "IPv6Gateway",
+    "MacAddress",
+    "Networks",
+)
+
+
+def _ordered(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {key: data[key] for key in keys}
+
+
+def user_aliases(rec: ContainerRec, ep: EndpointRec) -> list[str]:
+    """The aliases the user gave (the simulator keeps the short ID with them, as 20.10 shows)."""
+    return [alias for alias in ep.aliases or () if alias != rec.short_id]
+
+
+def endpoint_json(
+    rec: ContainerRec, ep: EndpointRec, net: NetworkRec, generation: Generation = Generation.V20
+) -> dict[str, Any]:
     ip = str(ep.ip) if ep.ip is not None else ""
     live = rec.running and bool(ep.endpoint_id)
+    data = _endpoint_20(rec, ep, net, ip, live)
+    if not generation.lists_dns_names:
+        return data
+    given = user_aliases(rec, ep)
+    data["Aliases"] = given or None
+    data["GwPriority"] = 0
+    data["DNSNames"] = [rec.name, *given, rec.short_id] if net.user_defined else None
+    return _ordered(data, _ENDPOINT_KEYS_28)
+
+
+def _endpoint_20(
+    rec: ContainerRec, ep: EndpointRec, net: NetworkRec, ip: str, live: bool
+) -> dict[str, Any]:
     return {
         "IPAMConfig": None,
         "Links": None,
@@ -65,9 +136,35 @@ def endpoint_json(rec: ContainerRec, ep: EndpointRec, net: NetworkRec) -> dict[s
 
 
 def container_json(
-    rec: ContainerRec, networks: Mapping[str, NetworkRec], image_labels: Mapping[str, str]
+    rec: ContainerRec,
+    networks: Mapping[str, NetworkRec],
+    image_labels: Mapping[str, str],
+    generation: Generation = Generation.V20,
 ) -> dict[str, Any]:
     """``docker inspect`` of one container; ``networks`` maps network IDs to their records."""
+    data = _container_20(rec, networks, image_labels, generation)
+    if generation is Generation.V28:
+        data["GraphDriver"]["Data"] = {"ID": rec.id, **data["GraphDriver"]["Data"]}
+        data["NetworkSettings"] = _ordered(data["NetworkSettings"], _SETTINGS_KEYS_28)
+        host = data["HostConfig"]
+        del host["KernelMemory"], host["KernelMemoryTCP"]
+        console = host.pop("ConsoleSize")
+        keys = list(host)
+        at = keys.index("VolumesFrom") + 1
+        data["HostConfig"] = (
+            {k: host[k] for k in keys[:at]}
+            | {"ConsoleSize": console}
+            | {k: host[k] for k in keys[at:]}
+        )
+    return data
+
+
+def _container_20(
+    rec: ContainerRec,
+    networks: Mapping[str, NetworkRec],
+    image_labels: Mapping[str, str],
+    generation: Generation,
+) -> dict[str, Any]:
     cid = rec.id
     settings_networks: dict[str, Any] = {}
     bridge_ep: dict[str, Any] | None = None
@@ -75,7 +172,7 @@ def container_json(
         net = networks.get(net_id)
         if net is None:
             continue
-        data = endpoint_json(rec, ep, net)
+        data = endpoint_json(rec, ep, net, generation)
         settings_networks[net.name] = data
         if net.name == "bridge" and net.predefined:
             bridge_ep = data
@@ -252,7 +349,11 @@ def _host_config(rec: ContainerRec) -> dict[str, Any]:
     }
 
 
-def network_json(net: NetworkRec, containers: Mapping[str, ContainerRec]) -> dict[str, Any]:
+def network_json(
+    net: NetworkRec,
+    containers: Mapping[str, ContainerRec],
+    generation: Generation = Generation.V20,
+) -> dict[str, Any]:
     """``docker network inspect`` of one network; ``containers`` maps IDs to their records."""
     config: list[dict[str, str]] = []
     if net.pool is not None:
@@ -275,14 +376,21 @@ def network_json(net: NetworkRec, containers: Mapping[str, ContainerRec]) -> dic
             else "",
             "IPv6Address": "",
         }
+    enable_ipv4 = {"EnableIPv4": True} if generation is Generation.V28 else {}
     return {
         "Name": net.name,
         "Id": net.id,
         "Created": net.created,
         "Scope": "local",
         "Driver": net.driver,
+        **enable_ipv4,
         "EnableIPv6": False,
-        "IPAM": {"Driver": "default", "Options": None, "Config": config},
+        # host and none have no address config: 20.10 shows [], 28 null
+        "IPAM": {
+            "Driver": "default",
+            "Options": None,
+            "Config": config if config or generation is Generation.V20 else None,
+        },
         "Internal": False,
         "Attachable": False,
         "Ingress": False,

@@ -1,6 +1,6 @@
 """Addresses as Docker's default IPAM hands them out: subnets from the default pools, the
-lowest free address in a subnet for each new endpoint, MACs derived from the address, and
-64-hex-digit IDs."""
+lowest free address in a subnet for each new endpoint, MACs (derived from the address on 20.10,
+random on 28), and 64-hex-digit IDs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Iterable, Iterator
 
 from labkit.errors import InvalidInput
+from labkit.generation import Generation
 
 __all__ = [
     "DEFAULT_BRIDGE_SUBNET",
@@ -17,6 +18,8 @@ __all__ = [
     "SubnetAllocator",
     "AddressPool",
     "mac_for",
+    "random_mac",
+    "endpoint_mac",
     "new_id",
 ]
 
@@ -140,6 +143,19 @@ def mac_for(address: IPv4Address | str) -> str:
     """Docker 20.10's MAC for an endpoint: 02:42 then the four bytes of its IPv4 address."""
     packed = IPv4Address(address).packed
     return "02:42:" + ":".join(f"{byte:02x}" for byte in packed)
+
+
+def random_mac() -> str:
+    """Engine 28's MAC for an endpoint (moby/moby#48808): random, locally administered
+    (second-lowest bit of the first byte set) and unicast (lowest bit clear)."""
+    first = (secrets.randbits(8) & 0b11111100) | 0b00000010
+    return ":".join(f"{byte:02x}" for byte in [first, *secrets.token_bytes(5)])
+
+
+def endpoint_mac(address: IPv4Address, generation: Generation) -> str:
+    """A new endpoint's MAC as the generation makes it: 28 anew at every start, 20.10 from
+    the address."""
+    return random_mac() if generation.random_macs else mac_for(address)
 
 
 def new_id() -> str:

@@ -1,12 +1,17 @@
 """Host port allocation as Docker's allocator does it: round-robin over the kernel's ephemeral
 range, starting after the last port handed out, so a restarted container gets a new port even
-when its old one is free again."""
+when its old one is free again.
+
+Engine 20.10 allocates a binding's IPv4 and IPv6 twins apart (``allocate``, ``reserve``);
+Engine 27 and later allocate them together, one port for both (``allocate_together``,
+``reserve_together``: moby's ``RequestPortsInRange``).
+"""
 
 from __future__ import annotations
 
 import errno
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from labkit.errors import PortInUse
 
@@ -142,6 +147,71 @@ class PortAllocator:
                 "publish on another host port, or None for an ephemeral one (-p :80)",
             )
         self._hold(host_ip, port, protocol)
+        return port
+
+    def allocate_together(
+        self, host_ips: Sequence[str], protocol: str = "tcp", probe: Probe | None = None
+    ) -> int:
+        """One port for every address of ``host_ips`` (``0.0.0.0`` and ``::`` of one binding),
+        as Engine 28 allocates: searched after the last port given to the first address, taken
+        when it is taken for any of them, and remembered as the last port of each."""
+        low, high = self.range
+        size = high - low + 1
+        ips = [ip or "0.0.0.0" for ip in host_ips]
+        start = self._last.get((ips[0], protocol), high) - low
+        check = probe or self.probe
+        # IPv6 first: the engine's IPv4 probe opens the app's real listener, so it goes last.
+        probe_order = sorted(ips, key=lambda ip: not _is_ipv6(ip))
+        for step in range(1, size + 1):
+            port = low + (start + step) % size
+            if any(self._taken(ip, port, protocol) for ip in ips):
+                continue
+            if not all(check(port, protocol, ip) for ip in probe_order):
+                continue
+            for ip in ips:
+                self._hold(ip, port, protocol)
+                self._last[(ip, protocol)] = port
+            return port
+        raise PortInUse(
+            f"No free host port for {protocol} in {low}-{high}",
+            "every port of the ephemeral range is allocated or busy on this machine",
+            "remove containers you no longer need (lab.cleanup()) and try again",
+        )
+
+    def reserve_together(
+        self,
+        port: int,
+        host_ips: Sequence[str],
+        protocol: str = "tcp",
+        probe: Probe | None = None,
+    ) -> int:
+        """A port the user named, for every address of ``host_ips`` at once (Engine 28)."""
+        ips = [ip or "0.0.0.0" for ip in host_ips]
+        for ip in ips:
+            if self._taken(ip, port, protocol):
+                # The engine names the address that holds the port (127.0.0.1 for a 0.0.0.0
+                # request that a loopback binding blocks).
+                holders = [h for h in self._held[(protocol, port)] if _is_ipv6(h) == _is_ipv6(ip)]
+                holder = ip if ip in holders else sorted(holders)[0]
+                shown = f"[{holder}]:{port}" if _is_ipv6(holder) else f"{holder}:{port}"
+                raise PortInUse(
+                    f"Host port {port} is already allocated",
+                    f"Bind for {shown} failed: port is already allocated (another container "
+                    "publishes it)",
+                    "publish on another host port, or None for an ephemeral one (-p :80)",
+                )
+        check = probe or self.probe
+        for ip in sorted(ips, key=lambda ip: not _is_ipv6(ip)):
+            if not check(port, protocol, ip):
+                shown = f"[{ip}]:{port}" if _is_ipv6(ip) else f"{ip}:{port}"
+                raise PortInUse(
+                    f"Host port {port} is already in use",
+                    f"failed to bind host port for {shown}: address already in use "
+                    "(another program holds it)",
+                    "publish on another host port, or None for an ephemeral one (-p :80)",
+                )
+        for ip in ips:
+            self._hold(ip, port, protocol)
         return port
 
     def release(self, port: int, host_ip: str = "0.0.0.0", protocol: str = "tcp") -> None:

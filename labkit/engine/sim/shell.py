@@ -2,7 +2,7 @@
 course uses, with the output the real image prints.
 
 The real image is ``FROM scratch`` with ``/bin/busybox`` and links for ``labkit.app.APPLETS``;
-any other bare command is not on PATH there (the engine answers exit code 126), while
+any other bare command is not on PATH there (the engine answers exit code 126, 127 on 28), while
 ``["/bin/busybox", X]`` and ``["sh", "-c", ...]`` reach every applet, and so it is here.
 Modelled: hostname, ip addr / ip route, ifconfig, route, netstat, ps, ls, cat of /etc/hosts,
 /etc/hostname, /etc/resolv.conf and /proc/sys/net/ipv4/*, nslookup, ping -c N, wget -qO- URL,
@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from labkit.app import APPLETS
 from labkit.engine.sim.state import ContainerRec, EndpointRec, NetworkRec
+from labkit.generation import Generation
 from labkit.models import ExecResult
 
 __all__ = [
@@ -89,6 +90,10 @@ _LO = (
     "    inet 127.0.0.1/8 scope host lo\n"
     "       valid_lft forever preferred_lft forever\n"
 )
+# Engine 28 leaves IPv6 on in the container's loopback (20.10 switches it off), and writes
+# the IPv6 names of /etc/hosts in their short form.
+_LO_INET6 = "    inet6 ::1/128 scope host \n       valid_lft forever preferred_lft forever\n"
+_HOSTS_HEAD_28 = _HOSTS_HEAD.replace("fe00::0", "fe00::").replace("ff00::0", "ff00::")
 
 IPv4 = ipaddress.IPv4Address
 
@@ -101,6 +106,7 @@ class World(Protocol):
     host_hostname: str
     host_nameserver: str
     port_range: tuple[int, int]
+    generation: Generation
 
     def serves_app(self, rec: ContainerRec) -> bool: ...
 
@@ -144,11 +150,7 @@ def run_command(rec: ContainerRec, argv: Sequence[str], world: World) -> ExecRes
     program = argv[0]
     name = program.rsplit("/", 1)[-1]
     if missing_program(argv):
-        return ExecResult(
-            126,
-            "OCI runtime exec failed: exec failed: unable to start container process: exec: "
-            f'"{program}": executable file not found in $PATH: unknown\r\n',
-        )
+        return _exec_failed(program, world.generation)
     if name == "sh":
         return _sh(rec, list(argv[1:]), world)
     if name != "busybox":
@@ -156,6 +158,23 @@ def run_command(rec: ContainerRec, argv: Sequence[str], world: World) -> ExecRes
     if len(argv) == 1:
         return ExecResult(0, "BusyBox v1.35.0 (Debian 1:1.35.0-4+deb12u1+b1) multi-call binary.\n")
     return _applet(rec, list(argv[1:]), world, shell=False)
+
+
+def _exec_failed(program: str, generation: Generation) -> ExecResult:
+    """``docker exec`` of a program the image lacks: runc's words, with 20.10's ": unknown"
+    and exit code 126; 28 says it without the suffix and exits 127 (both measured)."""
+    why = (
+        f"stat {program}: no such file or directory"
+        if "/" in program
+        else "executable file not found in $PATH"
+    )
+    suffix = "" if generation is Generation.V28 else ": unknown"
+    code = generation.missing_program_exit_code
+    return ExecResult(
+        code,
+        "OCI runtime exec failed: exec failed: unable to start container process: exec: "
+        f'"{program}": {why}{suffix}\r\n',
+    )
 
 
 def _sh(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
@@ -285,7 +304,12 @@ def _ip_show(
     if "-o" in args and what.startswith("a"):  # one line per address, as the CGI reads them
         blocks = [
             "1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever\n"
-        ] + [
+        ]
+        if world.generation is Generation.V28 and "-4" not in args:
+            blocks[0] += (
+                "1: lo    inet6 ::1/128 scope host \\       valid_lft forever preferred_lft forever\n"
+            )
+        blocks += [
             f"{ep.ifindex}: {dev}    inet {ep.ip}/{net.pool.subnet.prefixlen} brd "
             f"{net.pool.subnet.broadcast_address} "
             f"scope global {dev}\\       valid_lft forever preferred_lft forever\n"
@@ -304,6 +328,7 @@ def _ip_show(
             line for line in text.splitlines(True) if line.startswith(("    link/", *"0123456789"))
         )
     elif "-4" in args and "-o" not in args:  # only the inet lines, as `ip -4 addr` prints
+        text = text.replace(_LO_INET6, "")
         text = "".join(line for line in text.splitlines(True) if not line.startswith("    link/"))
     return ExecResult(0, text)
 
@@ -343,11 +368,17 @@ def _ip_addr(rec: ContainerRec, world: World) -> str:
             "    inet 172.17.0.1/16 brd 172.17.255.255 scope global docker0\n"
             "       valid_lft forever preferred_lft forever\n"
         )
-    text = _LO
-    for dev, ep, net in _interfaces(rec, world):
+    text = _lo(world)
+    interfaces = _interfaces(rec, world)
+    local = {1: "lo", **{ep.ifindex: dev for dev, ep, _net in interfaces}}
+    for dev, ep, net in interfaces:
         assert net.pool is not None and ep.ip is not None
+        # busybox ip looks the peer's number up in the container's own namespace: a host-side
+        # number that happens to be a local interface's shows that name (and its flags).
+        peer = ep.peer or ep.ifindex + 1
+        link, flags = (local[peer], "") if peer in local else (f"if{peer}", ",M-DOWN")
         text += (
-            f"{ep.ifindex}: {dev}@if{ep.ifindex + 1}: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> "
+            f"{ep.ifindex}: {dev}@{link}: <BROADCAST,MULTICAST,UP,LOWER_UP{flags}> "
             "mtu 1500 qdisc noqueue \n"
             f"    link/ether {ep.mac} brd ff:ff:ff:ff:ff:ff\n"
             f"    inet {ep.ip}/{net.pool.subnet.prefixlen} brd "
@@ -355,6 +386,10 @@ def _ip_addr(rec: ContainerRec, world: World) -> str:
             "       valid_lft forever preferred_lft forever\n"
         )
     return text
+
+
+def _lo(world: World) -> str:
+    return _LO + (_LO_INET6 if world.generation is Generation.V28 else "")
 
 
 def _mask(prefix: int) -> str:
@@ -375,9 +410,13 @@ def _ifconfig(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
             "          collisions:0 txqueuelen:0 \n"
             "          RX bytes:0 (0.0 B)  TX bytes:0 (0.0 B)\n\n"
         )
+    inet6 = (
+        "          inet6 addr: ::1/128 Scope:Host\n" if world.generation is Generation.V28 else ""
+    )
     blocks.append(
         "lo        Link encap:Local Loopback  \n"
         "          inet addr:127.0.0.1  Mask:255.0.0.0\n"
+        f"{inet6}"
         "          UP LOOPBACK RUNNING  MTU:65536  Metric:1\n"
         "          RX packets:0 errors:0 dropped:0 overruns:0 frame:0\n"
         "          TX packets:0 errors:0 dropped:0 overruns:0 carrier:0\n"
@@ -472,18 +511,46 @@ def _hosts_file(rec: ContainerRec, world: World) -> str:
         except OSError:
             return f"127.0.0.1\tlocalhost\n127.0.0.1\t{rec.hostname}\n"
     lines = [f"{ep.ip}\t{rec.hostname}\n" for _dev, ep, _net in _interfaces(rec, world)]
-    return _HOSTS_HEAD + "".join(lines)
+    head = _HOSTS_HEAD_28 if world.generation is Generation.V28 else _HOSTS_HEAD
+    return head + "".join(lines)
 
 
 def _on_user_network(rec: ContainerRec, world: World) -> bool:
     return any(net.user_defined for _d, _e, net in _interfaces(rec, world))
 
 
+_RESOLV_HEAD_28 = (
+    "# Generated by Docker Engine.\n"
+    "# This file can be edited; Docker Engine will not make further changes once it\n"
+    "# has been modified.\n\n"
+)
+
+
 def _resolv_conf(rec: ContainerRec, world: World) -> str:
+    """20.10 writes the bare lines; 28 wraps them in comments saying where they came from
+    (both measured, with and without --dns, on the default bridge and a user network)."""
+    overrides = "[nameservers]" if rec.dns else "[]"
     if _on_user_network(rec, world):
-        return f"nameserver {DNS_SERVER}\noptions ndots:0\n"
+        lines = f"nameserver {DNS_SERVER}\noptions ndots:0\n"
+        if world.generation is Generation.V20:
+            return lines
+        upstream = " ".join(rec.dns) if rec.dns else f"host({world.host_nameserver})"
+        return (
+            _RESOLV_HEAD_28
+            + lines
+            + "\n# Based on host file: '/etc/resolv.conf' (internal resolver)\n"
+            f"# ExtServers: [{upstream}]\n# Overrides: {overrides}\n"
+            "# Option ndots from: internal\n"
+        )
     servers = rec.dns or [world.host_nameserver]
-    return "".join(f"nameserver {server}\n" for server in servers)
+    lines = "".join(f"nameserver {server}\n" for server in servers)
+    if world.generation is Generation.V20:
+        return lines
+    return (
+        _RESOLV_HEAD_28
+        + lines
+        + f"\n# Based on host file: '/etc/resolv.conf' (legacy)\n# Overrides: {overrides}\n"
+    )
 
 
 def _cat(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
@@ -604,9 +671,12 @@ def _nslookup(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
         )
     address = _resolve(rec, name, world)
     if address is None and server == DNS_SERVER and rec.dns and rec.dns[0].startswith("127."):
-        # The embedded server passes names it does not know on to the container's own
-        # resolver; labkit's lab containers name 127.0.0.1, where nothing answers (the engine
-        # gives up after 5 s).
+        # The embedded server passes names it does not know on to the --dns server; labkit's
+        # lab containers name 127.0.0.1. 20.10 asks the container's loopback, where nothing
+        # answers (it gives up after 5 s); 28 asks the engine host's and fails at once.
+        if world.generation.dns_forwards_to_host_loopback:
+            fail = f"** server can't find {name}: SERVFAIL\n\n"
+            return ExecResult(1, head + fail + fail)
         return ExecResult(1, ";; connection timed out; no servers could be reached\n\n")
     if address is None:
         miss = f"** server can't find {name}: NXDOMAIN\n\n"

@@ -56,7 +56,9 @@ class EndpointRec:
     ip: ipaddress.IPv4Address | None = None
     mac: str = ""
     ifindex: int = 0  # the container side of the veth pair, as `ip addr` numbers it
+    peer: int = 0  # the host side's number, as `ip addr` shows it after the @ (ifN)
     dev: str = ""  # its name in the container: eth0, eth1, ... in the order they were made
+    seq: int = 0  # when it joined, in the engine's order of events (orders Engine 28's raw rules)
 
 
 @dataclass
@@ -88,6 +90,10 @@ class ContainerRec:
     # The network whose endpoint carries the published ports (the engine's gateway endpoint).
     port_network: str = ""
     next_dev: int = 0  # the N of the next ethN; the engine counts up until the next start
+    # Engine 28 makes each interface inside the container's own network namespace, which
+    # numbers them from 2 (lo is 1) anew at every start.
+    next_ifindex: int = 2
+    publish_seq: int = 0  # when its ports were last published (orders Engine 28's raw rules)
 
     @property
     def running(self) -> bool:
