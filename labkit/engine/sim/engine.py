@@ -621,7 +621,8 @@ class SimulatedEngine:
             self._forget(rec)
             self._emit(rec, "destroy")
 
-    def exec(self, ref: str, command: Sequence[str]) -> ExecResult:
+    def exec(self, ref: str, command: Sequence[str], *, timeout: float = 10.0) -> ExecResult:
+        # ``timeout`` is the protocol's bound; modelled commands end at once.
         with self._lock:
             self._check_open()
             rec = self._find(ref)
