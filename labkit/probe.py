@@ -9,7 +9,6 @@ port of 'eighty') is an InvalidInput, said before any traffic.
 from __future__ import annotations
 
 import errno
-import re
 import threading
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ from labkit.engine._checks import check_seconds
 from labkit.engine.base import Engine
 from labkit.errors import InvalidInput, InvalidPort
 from labkit.models import Container, HttpReply, Outcome, ProbeResult
+from labkit.text import printable
 
 __all__ = [
     "probe",
@@ -33,12 +33,6 @@ __all__ = [
 DEFAULT_TIMEOUT = 1.5
 MAX_TIMEOUT = 30.0
 MAX_BODY = 64 * 1024
-_FIELD_MAX = 200
-# Terminal escapes (CSI, OSC) and other control characters: an app's reply is data, and the
-# fields parsed from it are shown in tables and terminals.
-_CONTROL = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|[\x00-\x1f\x7f-\x9f]"
-)
 
 
 def probe(
@@ -275,7 +269,8 @@ def _listening_here(port: int, proc: Path = Path("/proc/net")) -> bool:
 def _result(
     via: str, target: str, url: str, reply: HttpReply, started: float, *, simulated: bool
 ) -> ProbeResult:
-    fields = {k: _printable(v) for k, v in parse_page(reply.body).items()}
+    # Fields parsed from an app's reply are shown in tables and terminals: printable text only.
+    fields = {k: printable(v) for k, v in parse_page(reply.body).items()}
     latency = reply.latency_ms if simulated else (time.perf_counter() - started) * 1000
     detail = f"HTTP {reply.status}" + (" (answered by the simulated engine)" if simulated else "")
     return ProbeResult(
@@ -335,12 +330,6 @@ def _published_host(engine: Engine, host_ip: str | None) -> str:
     if host_ip and host_ip not in ("0.0.0.0", "::", ""):
         return host_ip
     return "127.0.0.1"
-
-
-def _printable(text: str) -> str:
-    """A field from an app's reply as tables and terminals may show it: no control characters
-    or terminal escapes, at most 200 characters."""
-    return _CONTROL.sub("", text)[:_FIELD_MAX]
 
 
 def _bracket(host: str) -> str:
