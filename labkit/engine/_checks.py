@@ -18,6 +18,7 @@ from labkit.errors import (
     NameInUse,
     NetworkInUse,
     NetworkNotFound,
+    PortInUse,
 )
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
     "subnet_overlaps",
     "none_and_another",
     "host_network_is_fixed",
+    "host_port_taken",
+    "ephemeral_port_failed",
     "PREDEFINED_NETWORKS",
 ]
 
@@ -146,6 +149,32 @@ def host_network_is_fixed(container: str) -> InvalidInput:
         f"{container!r} cannot join or leave the host network",
         "a host-network container uses the host's own network stack, chosen at `docker run`",
         "run a new container with network='host' instead",
+    )
+
+
+def host_port_taken(container: str, port: int | None, by_container: bool) -> PortInUse:
+    """A host port the student named is held (by a container's binding, or by any program)."""
+    return PortInUse(
+        f"Host port {port if port is not None else '?'} for {container!r} is already in use",
+        "another container publishes it"
+        if by_container
+        else "another program or container holds it",
+        "publish on another host port, or None for an ephemeral one (-p :80)",
+    )
+
+
+def ephemeral_port_failed(address: str, port: int | None, container: str = "") -> PortInUse:
+    """An ephemeral port the engine could not publish: not the student's choice, so no advice to
+    pick another. Engine 20.10 keeps one allocator per host address, so a port held on 127.0.0.1
+    looks free to 0.0.0.0's; the bind fails, and after ten such tries in a row it gives up."""
+    who = f" {container!r}" if container else ""
+    return PortInUse(
+        f"The engine could not publish{who} on an ephemeral host port (last tried "
+        f"{address}:{port if port is not None else '?'})",
+        "each port it picked was held on this host, e.g. by a port published on another address "
+        "(Engine 20.10 counts ports for each host address apart)",
+        "run it again (the engine moves on to later ports), or publish on 127.0.0.1 as the course "
+        "does: port='auto'",
     )
 
 

@@ -38,7 +38,9 @@ from labkit.engine._checks import (
     check_seconds,
     check_stop_timeout,
     check_subnet,
+    ephemeral_port_failed,
     host_network_is_fixed,
+    host_port_taken,
     name_in_use,
     network_in_use,
     no_such_container,
@@ -724,32 +726,15 @@ _PORT_IN_TEXT = re.compile(r"(?:Bind for \S*?:|:)(\d+)(?:: bind| failed)")
 def _publish_failed(
     text: str, container: str, requested: Mapping[tuple[int, str], tuple[str, int | None]] | None
 ) -> PortInUse:
-    """The engine could not publish a port: the words fit what was asked. A port the student
-    named is taken; an ephemeral one failed because the engine's pick was held (Engine 20.10
-    counts host ports for each host address apart, and gives up after ten tries)."""
+    """The engine could not publish a port: the words fit what was asked (a port the student
+    named, or an ephemeral one), in the shared words of labkit.engine._checks."""
     found = _PORT_IN_TEXT.search(text)
     port = int(found.group(1)) if found else None
-    shown = port if port is not None else "?"
-    held = (
-        "another container publishes it"
-        if "already allocated" in text
-        else "another program or container holds it"
-    )
     if requested is None or any(fixed == port for _ip, fixed in requested.values()):
-        return PortInUse(
-            f"Host port {shown} for {container!r} is already in use",
-            held,
-            "publish on another host port, or None for an ephemeral one (-p :80)",
-        )
-    addresses = sorted({ip or "0.0.0.0" for ip, _fixed in requested.values()})
-    return PortInUse(
-        f"The engine could not publish {container!r} on an ephemeral host port (last tried "
-        f"{', '.join(addresses)}:{shown})",
-        "its pick was held on this host, e.g. by a port published on another address (Engine "
-        "20.10 counts ports for each host address apart)",
-        "run it again (the engine moves on to later ports), or publish on 127.0.0.1 as the course "
-        "does: port='auto'",
-    )
+        return host_port_taken(container, port, "already allocated" in text)
+    tried = re.search(r"listen \w+ (\S+?):\d+: bind", text)
+    address = tried.group(1) if tried else "0.0.0.0"
+    return ephemeral_port_failed(address, port, container)
 
 
 def _why_unavailable(exc: BaseException) -> str:

@@ -19,6 +19,8 @@ from labkit import app, host
 from labkit.engine._checks import (
     PREDEFINED_NETWORKS,
     already_connected,
+    check_gateway,
+    check_labels,
     check_name,
     check_ports,
     check_subnet,
@@ -283,6 +285,7 @@ class SimulatedEngine:
     ) -> Container:
         check_name(name)
         specs = check_ports(ports)
+        labels = check_labels(labels)
         with self._lock:
             self._check_open()
             # The engine's order: the image, then the name, then the network.
@@ -679,6 +682,7 @@ class SimulatedEngine:
     ) -> Network:
         check_name(name, "network")
         subnet = check_subnet(subnet)
+        gateway = check_gateway(gateway, subnet)
         with self._lock:
             self._check_open()
             if name in PREDEFINED_NETWORKS:
