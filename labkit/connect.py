@@ -33,11 +33,13 @@ def choose() -> tuple[Engine, str]:
         engine = _docker()
     except EngineUnavailable as exc:
         if wanted == "docker":
-            raise EngineUnavailable(
-                exc.what,
-                exc.why,
-                "start Docker, or unset LABKIT_ENGINE to use the simulated engine",
-            ) from exc
+            fix = (
+                "wait and try again, or restart the engine; or unset LABKIT_ENGINE to use the "
+                "simulated engine"
+                if isinstance(exc, EngineNotResponding)
+                else "start Docker, or unset LABKIT_ENGINE to use the simulated engine"
+            )
+            raise type(exc)(exc.what, exc.why, fix) from exc
         if isinstance(exc, EngineNotResponding):
             why = f"skipped a Docker engine that did not answer: {exc.what} (hung or overloaded)"
             warnings.warn(f"labkit {why}; using the simulated engine", EngineWarning, stacklevel=2)
