@@ -67,6 +67,8 @@ T = TypeVar("T")
 # A namespace used as given: what a container name allows, at most 32 characters, and no "--",
 # which marks the namespaces below (so a given name can never equal a made one).
 _PLAIN_NAMESPACE = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9_.]|-(?!-))*\Z")
+# What namespace_for returns: a plain one, or a slug, "--" and ten hex digits.
+_NAMESPACE = re.compile(r"[a-zA-Z0-9](?:[a-zA-Z0-9_.]|-(?!-))*(?:--[0-9a-f]{10})?\Z")
 
 
 def namespace_for(raw: str) -> str:
@@ -193,6 +195,7 @@ class Lab:
         labels = thing if isinstance(thing, Mapping) else thing.labels
         if (
             not namespace
+            or not _NAMESPACE.match(namespace)  # labkit never writes such a namespace
             or labels.get(OWNER_LABEL) != "labkit"
             or labels.get(NAMESPACE_LABEL) != namespace
         ):
