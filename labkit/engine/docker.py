@@ -122,13 +122,13 @@ def engine_address(
                     _short(exc),
                     "repair it, or choose another: `docker context use default`",
                 ) from exc
+            source = "the default socket"
             if context is not None and context.Host:
                 params.setdefault("base_url", context.Host)
                 if context.TLSConfig is not None:
                     params.setdefault("tls", context.TLSConfig)
-                source = f"the Docker context {context.Name!r}"
-            else:
-                source = "the default socket"
+                if context.Name != "default":
+                    source = f"the Docker context {context.Name!r}"
     raw = params.get("base_url") or _DEFAULT_SOCKET
     try:
         parsed = parse_host(raw, False, tls=bool(params.get("tls")))
