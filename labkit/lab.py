@@ -15,6 +15,7 @@ import getpass
 import hashlib
 import os
 import re
+import socket
 import unicodedata
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -49,6 +50,9 @@ __all__ = [
     "STEP_LABEL",
     "default_namespace",
     "namespace_for",
+    "run_namespace",
+    "sweep_dead_runs",
+    "run_is_over",
     "EXEC_TIMEOUT",
 ]
 
@@ -94,6 +98,55 @@ def default_namespace() -> str:
     login name; see ``namespace_for``."""
     raw = os.environ.get("LABKIT_NAMESPACE") or os.environ.get("JUPYTERHUB_USER") or _login_name()
     return namespace_for(raw)
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+
+
+def run_namespace(kind: str) -> str:
+    """A namespace for a run that may be killed (a benchmark, a test run): it names this host and
+    this process, so that a later run can see the run is over and remove what it left."""
+    return f"{kind}-{_host_tag()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def run_is_over(namespace: str, kind: str) -> bool:
+    """Whether ``namespace`` is a ``run_namespace(kind)`` of this host whose process is gone."""
+    pattern = rf"{re.escape(kind)}-{_host_tag()}-(\d+)-[0-9a-f]{{6}}\Z"
+    found = re.match(pattern, namespace)
+    return found is not None and not _alive(int(found.group(1)))
+
+
+def sweep_dead_runs(engine: Engine, kind: str) -> CleanupPlan:
+    """Remove what earlier runs of ``kind`` on this host left when they were killed: labkit's
+    containers and networks in a ``run_namespace`` whose process no longer exists. Selected by
+    labels (owner and namespace), never by name; a live run's objects are never touched."""
+    dead = {
+        ns
+        for ns in {
+            c.labels.get(NAMESPACE_LABEL, "")
+            for c in engine.containers(labels={OWNER_LABEL: "labkit"})
+        }
+        | {n.labels.get(NAMESPACE_LABEL, "") for n in engine.networks()}
+        if run_is_over(ns, kind)
+    }
+    removed_c: list[str] = []
+    removed_n: list[str] = []
+    for ns in sorted(dead):
+        plan = Lab(engine, namespace=ns).cleanup()
+        removed_c += plan.containers
+        removed_n += plan.networks
+    return CleanupPlan(containers=tuple(removed_c), networks=tuple(removed_n), done=True)
 
 
 def _login_name() -> str:

@@ -7,11 +7,15 @@ dockerd with --bridge=none: it deletes docker0 from under the main engine.)
 ``PrivateDockerd(netns=True)`` runs it in a network namespace of its own, where no other engine
 holds host ports: its port allocator then behaves as on a quiet machine (its published ports are
 reached only from inside that namespace).
+
+Each one writes an ``owner`` file (the test process's pid, its bridge and namespace) into its
+root, so that ``PrivateDockerd.sweep_dead()`` can remove what a killed test run left.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -48,6 +52,8 @@ class PrivateDockerd:
             check=True,
         )
         subprocess.run([*ip, "link", "set", self.bridge, "up"], check=True)
+        owner = {"pid": os.getpid(), "bridge": self.bridge, "netns": self.netns}
+        (self.root / "owner").write_text(json.dumps(owner))
 
     def start(self) -> None:
         log = open(self.root / "dockerd.log", "ab")
@@ -91,6 +97,43 @@ class PrivateDockerd:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(timeout=30)
+
+    @staticmethod
+    def sweep_dead() -> list[str]:
+        """Remove the private dockerds whose test process is gone (killed before teardown)."""
+        removed = []
+        for owner in Path(tempfile.gettempdir()).glob("lkd-*/owner"):
+            try:
+                found = json.loads(owner.read_text())
+                os.kill(found["pid"], 0)
+                continue  # its run is alive
+            except ProcessLookupError:
+                pass
+            except (OSError, ValueError, KeyError):
+                continue
+            root = owner.parent
+            try:
+                pid = int((root / "docker.pid").read_text())
+                # Only that dockerd: its command line names this root (a reused pid does not).
+                if str(root) not in Path(f"/proc/{pid}/cmdline").read_bytes().decode(
+                    errors="replace"
+                ):
+                    raise ProcessLookupError
+                os.kill(pid, signal.SIGCONT)
+                os.kill(pid, signal.SIGTERM)
+                for _ in range(100):
+                    os.kill(pid, 0)
+                    time.sleep(0.1)
+            except (OSError, ValueError):
+                pass
+            in_ns = ["nsenter", f"--net=/var/run/netns/{found['netns']}"] if found["netns"] else []
+            subprocess.run([*in_ns, "ip", "link", "del", found["bridge"]], capture_output=True)
+            if found["netns"]:
+                subprocess.run(["ip", "netns", "del", found["netns"]], capture_output=True)
+            subprocess.run(["umount", "-R", str(root / "data")], capture_output=True)
+            shutil.rmtree(root, ignore_errors=True)
+            removed.append(str(root))
+        return removed
 
     def destroy(self) -> None:
         self.stop()

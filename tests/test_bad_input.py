@@ -14,7 +14,6 @@ import math
 import os
 import socket
 import time
-import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import pytest
 from labkit import errors
 from labkit.connect import choose
 from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE
-from labkit.lab import NAMESPACE_LABEL, Lab
+from labkit.lab import NAMESPACE_LABEL, Lab, run_namespace
 from labkit.models import Outcome, ProbeResult
 from labkit.probe import probe_address
 
@@ -704,7 +703,7 @@ def world(request):
 
         engine = DockerEngine(os.environ["LABKIT_TEST_DOCKER28"])
         engine.ensure_lab_image()
-    lab = Lab(engine, namespace=f"t{uuid.uuid4().hex[:8]}")
+    lab = Lab(engine, namespace=run_namespace("t"))
     lab.create_network("labnet")
     lab.start_app("myapp2")
     yield request.param, lab
