@@ -3,6 +3,10 @@
 Baselines are the docker CLI and naive use of the Docker SDK, on the same engine, the same
 containers, the same minute. Every figure is a median over repeats. Nothing here asserts a
 timing: the table and JSON are for people to read (and for the closing notes of the team).
+
+A benchmark may be killed (a CI time-out, Ctrl-C): SIGTERM and SIGINT end it through its
+``finally``, which removes its containers; and every run first removes what an earlier run left
+when it was killed outright (SIGKILL), found by its labels (``labkit.lab.sweep_dead_runs``).
 """
 
 from __future__ import annotations
@@ -10,20 +14,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from unittest import mock
 
 from labkit.connect import choose
-from labkit.lab import Lab
+from labkit.lab import Lab, run_namespace, sweep_dead_runs
 
 __all__ = ["main", "Figure"]
 
@@ -185,7 +189,7 @@ def bench_sim_cycles(cycles: int) -> Figure:
     )
 
 
-def bench_notebooks(engine_kind: str) -> Figure | None:
+def bench_notebooks(engine_kind: str, namespace: str) -> Figure | None:
     notebooks = sorted(Path("notebooks").glob("[0-9][0-9]-*.ipynb"))
     if not notebooks:
         return None
@@ -195,7 +199,7 @@ def bench_notebooks(engine_kind: str) -> Figure | None:
     from nbclient import NotebookClient
 
     # The kernels inherit this process's environment: point them at the engine to measure.
-    kernel_env = {"LABKIT_ENGINE": engine_kind, "LABKIT_NAMESPACE": f"bench{uuid.uuid4().hex[:6]}"}
+    kernel_env = {"LABKIT_ENGINE": engine_kind, "LABKIT_NAMESPACE": namespace}
     started = time.perf_counter()
     # Kernels talk over Unix sockets in a folder of their own: over TCP each one prints a
     # warning about unencrypted traffic that buries the table.
@@ -233,26 +237,37 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else 7
     sizes = [5, 10] if args.quick else [10, 100, 300]
+    # SIGTERM (a time-out's kill) ends the run as Ctrl-C does: through the finally below.
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # main thread: the CLI's
     engine, why = choose()
     real = not engine.info().simulated
     print(
         f"labkit bench on {engine.info().description} ({why}){'' if real else ' — no CLI baselines on the simulator'}"
     )
-    lab = Lab(engine, namespace=f"bench{uuid.uuid4().hex[:6]}")
+    left = sweep_dead_runs(engine, "bench")
+    if left.containers or left.networks:
+        print(f"Removed what a killed benchmark left: {left}")
+    lab = Lab(engine, namespace=run_namespace("bench"))
     figures: list[Figure] = []
     try:
         figures.append(bench_restart(lab, repeats, real))
         figures += bench_port_tables(lab, sizes, repeats, real)
-    finally:
         lab.cleanup()
-    figures.append(bench_import(repeats))
-    figures += bench_topology([10, 100, 200] if not args.quick else [10, 50], repeats)
-    figures.append(bench_sim_cycles(100 if args.quick else 1000))
-    if not args.quick:
-        for kind in ["sim", "docker"] if real else ["sim"]:
-            nb = bench_notebooks(kind)
-            if nb:
-                figures.append(nb)
+        figures.append(bench_import(repeats))
+        figures += bench_topology([10, 100, 200] if not args.quick else [10, 50], repeats)
+        figures.append(bench_sim_cycles(100 if args.quick else 1000))
+        if not args.quick:
+            for kind in ["sim", "docker"] if real else ["sim"]:
+                nb = bench_notebooks(kind, lab.namespace)
+                if nb:
+                    figures.append(nb)
+    except KeyboardInterrupt:
+        print("\nlabkit bench: interrupted; removing its containers", file=sys.stderr)
+        return 130
+    finally:
+        # Every session in the benchmark's namespace: its own and the notebooks' kernels'.
+        lab.cleanup()
+        signal.signal(signal.SIGTERM, previous)
     _print(figures)
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -268,6 +283,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"\nwritten to {out}")
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _print(figures: list[Figure]) -> None:

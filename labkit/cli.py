@@ -11,7 +11,8 @@ from labkit.connect import choose
 from labkit.errors import LabkitError
 from labkit.lab import Lab
 from labkit.models import Container, ProbeResult
-from labkit.probe import probe_address
+from labkit.probe import probe_old_port
+from labkit.text import printable
 
 __all__ = ["main"]
 
@@ -65,7 +66,8 @@ def _tour(args: argparse.Namespace) -> int:
     engine, why = choose()
     lab = Lab(engine, session="tour")
     say = print
-    say(f"Engine: {engine.info().description} ({why})")
+    # What an engine or an app says is printed as text: its terminal escapes are removed.
+    say(f"Engine: {printable(engine.info().description)} ({printable(why, 400)})")
     try:
         app = lab.start_app("myapp2", step="tour", progress=say)
         old = app.port(80)
@@ -79,7 +81,9 @@ def _tour(args: argparse.Namespace) -> int:
         new = app.port(80)
         if old.host_port != new.host_port:
             say(f"The host port moved: {old.host_port} → {new.host_port}.")
-        stale = probe_address(engine, engine.info().host, old.host_port, via="old host port")
+        # Only while the old port is still this container's or nobody's: on a shared engine
+        # it may be someone else's by now.
+        stale = probe_old_port(engine, app, old.host_port, via="old host port")
         _probes([stale, *lab.probe("myapp2")])
     finally:
         # Only what the tour made: a notebook's containers in the same namespace stay.
@@ -98,7 +102,10 @@ def _probes(results: list[ProbeResult]) -> None:
     for r in results:
         seen = f"Server IP {r.server_ip}" if r.server_ip else r.detail
         sim = " (simulated)" if r.simulated else ""
-        print(f"  probe via {r.via:<13} {r.target:<22} {r.outcome:<11} {seen}{sim}")
+        print(
+            f"  probe via {r.via:<13} {printable(r.target):<22} {r.outcome:<11} "
+            f"{printable(seen, 400)}{sim}"
+        )
 
 
 def _doctor(args: argparse.Namespace) -> int:

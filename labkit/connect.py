@@ -1,15 +1,17 @@
 """Choosing the engine: Docker when one answers within about 2 s, else the simulator.
 
 ``LABKIT_ENGINE=docker|sim`` forces a choice; forcing docker with no engine is an error, never
-a silent fallback.
+a silent fallback. An engine that is there but does not answer in time (hung, overloaded) is
+skipped out loud: the reason says so, and an EngineWarning is shown.
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 
 from labkit.engine.base import Engine
-from labkit.errors import EngineUnavailable, InvalidInput
+from labkit.errors import EngineNotResponding, EngineUnavailable, EngineWarning, InvalidInput
 
 __all__ = ["connect", "choose", "PING_TIMEOUT"]
 
@@ -31,12 +33,20 @@ def choose() -> tuple[Engine, str]:
         engine = _docker()
     except EngineUnavailable as exc:
         if wanted == "docker":
-            raise EngineUnavailable(
-                exc.what,
-                exc.why,
-                "start Docker, or unset LABKIT_ENGINE to use the simulated engine",
-            ) from exc
-        why = f"no Docker engine answered ({exc.why})"
+            fix = (
+                "wait and try again, or restart the engine; or unset LABKIT_ENGINE to use the "
+                "simulated engine"
+                if isinstance(exc, EngineNotResponding)
+                else "start Docker, or unset LABKIT_ENGINE to use the simulated engine"
+            )
+            raise type(exc)(exc.what, exc.why, fix) from exc
+        if isinstance(exc, EngineNotResponding):
+            why = f"skipped a Docker engine that did not answer: {exc.what} (hung or overloaded)"
+            warnings.warn(f"labkit {why}; using the simulated engine", EngineWarning, stacklevel=2)
+        elif exc.what.startswith("No Docker engine answers"):
+            why = f"no Docker engine answered ({exc.why})"
+        else:
+            why = f"no usable Docker engine: {exc.what} ({exc.why})"
         return _sim(why), why
     return engine, "a Docker engine answered" + (
         " (LABKIT_ENGINE=docker)" if wanted == "docker" else ""
@@ -57,8 +67,12 @@ def _docker() -> Engine:
         raise EngineUnavailable(
             "The Docker SDK for Python is not installed", str(exc), "pip install docker"
         ) from exc
-    # Ping with a short time-out so a dead DOCKER_HOST costs ~2 s, not the SDK's 60 s.
-    DockerEngine(timeout=PING_TIMEOUT).ping()
+    # Ping with a short time-out so a dead or hung engine costs ~2 s, not the SDK's 60 s.
+    pinged = DockerEngine(timeout=PING_TIMEOUT)
+    try:
+        pinged.ping()
+    finally:
+        pinged.close()
     return DockerEngine()
 
 

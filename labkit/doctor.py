@@ -35,7 +35,16 @@ def diagnose() -> Report:
         add(f"engine         ✗ {exc.message}")
         return report
     info = engine.info()
-    add(f"engine         {info.description} ({why})")
+    # The simulator's description already carries the reason ("Simulated Docker engine (why)").
+    add(
+        f"engine         {info.description if why in info.description else f'{info.description} ({why})'}"
+    )
+    expected = _docker_expected() if info.simulated else None
+    if expected and os.environ.get("LABKIT_ENGINE", "").strip().lower() != "sim":
+        # A Docker engine was asked for (or is installed) and is not usable: not a healthy
+        # machine, even though the course could run on the simulator.
+        report.ok = False
+        add(f"docker         ✗ {expected}, but labkit cannot use it (see above)")
     if os.environ.get("DOCKER_HOST"):
         add(f"DOCKER_HOST    {os.environ['DOCKER_HOST']}")
     add(
@@ -61,9 +70,29 @@ def diagnose() -> Report:
         f"browser links  {'through jupyter-server-proxy at ' + prefix + 'proxy/<port>/' if prefix else 'http://localhost:<port>/'}"
     )
     mode = "simulated engine" if info.simulated else "real engine"
-    if report.ok:
+    if expected and not report.ok:
+        report.brief = f"labkit: {expected}, but it does not work: see `labkit doctor`"
+    elif report.ok:
         report.brief = f"labkit: the course runs on the {mode}: {info.description}"
     else:
         report.brief = "labkit: the course cannot run here yet: see `labkit doctor`"
     engine.close()
     return report
+
+
+def _docker_expected() -> str | None:
+    """Why a Docker engine should be here: it was configured, or its socket exists."""
+    try:
+        from labkit.engine.docker import engine_address
+    except ImportError:  # no SDK: nothing can be expected of it
+        return None
+    try:
+        where, source, _params = engine_address()
+    except LabkitError:
+        return "DOCKER_HOST is set"
+    if source != "the default socket":
+        return f"{source} names an engine at {where}"
+    path = where.removeprefix("unix://")
+    if where.startswith("unix://") and os.path.exists(path):
+        return f"a Docker socket exists at {path}"
+    return None

@@ -4,6 +4,7 @@ Every message says what happened, why, and what to do, in words a student reads:
 
     LabkitError                     the root; catch this one
     ├── EngineUnavailable           no engine answers (dockerd stopped, bad DOCKER_HOST)
+    │   └── EngineNotResponding     an engine is there but did not answer in time (hung, slow)
     ├── NotFound
     │   ├── ContainerNotFound
     │   ├── NetworkNotFound
@@ -17,6 +18,7 @@ Every message says what happened, why, and what to do, in words a student reads:
     │   └── InvalidPort
     ├── NotOwned                    refused: the object was not created by labkit
     ├── ContainerNotRunning         exited, crash-looping, or never started
+    ├── CommandTimeout              a command in a container outlived its bound
     ├── ImageBuildFailed
     └── LabHostError                the multi-host lab topology could not be built
 
@@ -29,6 +31,7 @@ from __future__ import annotations
 __all__ = [
     "LabkitError",
     "EngineUnavailable",
+    "EngineNotResponding",
     "NotFound",
     "ContainerNotFound",
     "NetworkNotFound",
@@ -42,6 +45,7 @@ __all__ = [
     "InvalidPort",
     "NotOwned",
     "ContainerNotRunning",
+    "CommandTimeout",
     "ImageBuildFailed",
     "LabHostError",
     "EngineWarning",
@@ -73,6 +77,10 @@ class LabkitError(Exception):
 
 class EngineUnavailable(LabkitError):
     pass
+
+
+class EngineNotResponding(EngineUnavailable):
+    """The engine accepted the connection, then sent no reply within labkit's bound."""
 
 
 class NotFound(LabkitError):
@@ -124,6 +132,10 @@ class NotOwned(LabkitError):
 
 
 class ContainerNotRunning(LabkitError):
+    pass
+
+
+class CommandTimeout(LabkitError):
     pass
 
 

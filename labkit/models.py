@@ -90,6 +90,7 @@ class Container:
     exit_code: int = 0
     restart_count: int = 0
     started_at: str = ""
+    image_id: str = ""  # the image's ID ("sha256:…"), where the engine says it
 
     @property
     def short_id(self) -> str:
@@ -205,6 +206,7 @@ class Outcome:
     UNREACHABLE = "unreachable"
     NOT_HTTP = "not-http"
     NOT_RUNNING = "not-running"  # the container exited or is restarting: nothing to probe
+    TAKEN = "taken"  # the port is someone else's now (after a restart): not probed
     ERROR = "error"
 
 

@@ -4,18 +4,40 @@ Tests are split by what they need. Fast tests run on the simulated engine. Tests
 ``docker`` need a real engine: they skip (saying why) on a laptop without one, and fail under
 ``LABKIT_REQUIRE_DOCKER=1``, which CI sets. ``browser`` and ``labhosts`` work the same way.
 Every test's lab gets its own namespace, and teardown removes exactly what that namespace holds.
+
+A run may be killed. SIGTERM ends it as Ctrl-C does, so every fixture's teardown still runs; and
+each run first removes what an earlier run on this host left when it was killed outright: labkit
+objects in a dead run's namespace (``labkit.lab.sweep_dead_runs``), bystanders labelled with a dead
+run, and private dockerds of a dead run — found by labels and owner files, never by name.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
+import threading
 import uuid
 
 import pytest
 
-from labkit.lab import NAMESPACE_LABEL, Lab
+from labkit.lab import NAMESPACE_LABEL, Lab, run_is_over, run_namespace, sweep_dead_runs
+
+# The label that marks the test run's own bystanders (not labkit's: outside its namespace).
+RUN_LABEL = "labkit-tests.run"
+RUN = run_namespace("t")
+
+
+def _interrupt(signum, frame):  # noqa: ANN001 - a signal handler's signature
+    raise KeyboardInterrupt
+
+
+def pytest_configure(config):
+    # A killed run (CI's time-out sends SIGTERM) unwinds like Ctrl-C: fixtures tear down.
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
+
 
 REQUIRE = {
     "docker": "LABKIT_REQUIRE_DOCKER",
@@ -95,7 +117,8 @@ def engine(request):
 
 
 def _lab(engine) -> Lab:
-    return Lab(engine, namespace=f"t{uuid.uuid4().hex[:8]}")
+    # A namespace that names this run's process, so a later run can sweep it if this one is killed.
+    return Lab(engine, namespace=run_namespace("t"))
 
 
 def _cleanup(lab: Lab) -> None:
@@ -167,11 +190,17 @@ def bystanders(request):
     except Exception:  # noqa: BLE001 - no engine: nothing to guard
         yield None
         return
+    _sweep_killed_runs(engine)
     image = engine.ensure_lab_image()
     tag = uuid.uuid4().hex[:6]
-    net = engine.create_network(f"bystander-net-{tag}")
+    mark = {RUN_LABEL: RUN}
+    net = engine.create_network(f"bystander-net-{tag}", labels=mark)
     box = engine.run(
-        image, name=f"bystander-{tag}", ports={"80/tcp": ("127.0.0.1", None)}, network=net.name
+        image,
+        name=f"bystander-{tag}",
+        ports={"80/tcp": ("127.0.0.1", None)},
+        network=net.name,
+        labels=mark,
     )
     yield box
     try:
@@ -183,3 +212,19 @@ def bystanders(request):
     finally:
         engine.remove(box.id)
         engine.remove_network(net.id)
+
+
+def _sweep_killed_runs(engine) -> None:
+    """What earlier runs on this host left when killed outright (SIGKILL): their labs, their
+    bystanders (by RUN_LABEL), their private dockerds (by owner file)."""
+    sweep_dead_runs(engine, "t")
+    for c in engine.containers():
+        if run_is_over(c.labels.get(RUN_LABEL, ""), "t"):
+            engine.remove(c.id)
+    for n in engine.networks():
+        if run_is_over(n.labels.get(RUN_LABEL, ""), "t"):
+            engine.remove_network(n.id)
+    if os.geteuid() == 0:
+        from private_dockerd import PrivateDockerd
+
+        PrivateDockerd.sweep_dead()

@@ -1,9 +1,23 @@
-"""Engine faults on a real engine: a private dockerd (see conftest) stopped and started again."""
+"""Engine faults on a real engine: a private dockerd (see conftest) stopped, hung (SIGSTOP),
+slowed down (a proxy that holds each request 3 s) and started again. Every labkit call fails
+within 3 s, naming the engine and the cause; the same Lab and panel work again when it returns.
+
+Run with ``-s`` to see the measured time of each failing call.
+"""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +27,8 @@ from labkit.models import Outcome
 from labkit.probe import probe_address
 
 pytestmark = pytest.mark.docker
+
+FAIL_WITHIN = 3.0
 
 
 def _fails_fast(call) -> errors.EngineUnavailable:
@@ -126,3 +142,225 @@ def test_a_crash_looping_container_is_reported_as_restarting(docker_lab):
     results = probe_container(docker_lab.engine, seen)
     assert {r.outcome for r in results} == {Outcome.NOT_RUNNING}
     assert "restarting" in results[0].detail
+
+
+# -- hung and slow engines -------------------------------------------------------------------------
+
+
+class SlowProxy:
+    """A unix socket in front of an engine that holds every chunk a client sends for ``delay``
+    seconds before passing it on (a request then takes at least that long). ``delay = 0``
+    makes the engine well again."""
+
+    def __init__(self, upstream: str, delay: float) -> None:
+        self.upstream, self.delay = upstream, delay
+        self.dir = tempfile.mkdtemp(prefix="lk-slow-")
+        self.path = os.path.join(self.dir, "slow.sock")
+        self.url = f"unix://{self.path}"
+        self._sock = socket.socket(socket.AF_UNIX)
+        self._sock.bind(self.path)
+        self._sock.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        engine = socket.socket(socket.AF_UNIX)
+        try:
+            engine.connect(self.upstream)
+        except OSError:
+            client.close()
+            return
+        threading.Thread(target=_pump, args=(engine, client, lambda: 0.0), daemon=True).start()
+        _pump(client, engine, lambda: self.delay)
+
+    def close(self) -> None:
+        self._sock.close()
+        Path(self.path).unlink(missing_ok=True)
+        os.rmdir(self.dir)
+
+
+def _pump(source: socket.socket, sink: socket.socket, delay) -> None:
+    try:
+        while data := source.recv(65536):
+            time.sleep(delay())
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for s in (source, sink):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+@contextmanager
+def hung(daemon):
+    """The engine's process stopped (SIGSTOP): it keeps its socket and answers nothing."""
+    os.kill(daemon.proc.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(daemon.proc.pid, signal.SIGCONT)
+
+
+def _every_call(engine, lab: Lab):
+    """What a student's notebook calls, one of each kind (quick reads and slow changes)."""
+    from labkit.engine.base import LAB_IMAGE
+    from labkit.engine.docker import DockerEngine
+
+    return [
+        ("ping", engine.ping),
+        ("info of a new engine", lambda: DockerEngine(engine.where).info()),
+        ("containers", lab.containers),
+        ("container", lambda: lab.container("myapp2")),
+        ("networks", lab.networks),
+        ("network", lambda: lab.network("labnet")),
+        ("restart", lambda: lab.restart("myapp2")),
+        ("stop", lambda: lab.stop("myapp2")),
+        ("start", lambda: lab.start("myapp2")),
+        ("exec", lambda: lab.exec("myapp2", "hostname")),
+        ("probe", lambda: lab.probe("myapp2")),
+        ("start_app", lambda: lab.start_app("other", network="none")),
+        ("create_network", lambda: lab.create_network("other")),
+        ("connect", lambda: lab.connect("labnet", "myapp2")),
+        ("remove", lambda: lab.remove("myapp2")),
+        ("cleanup", lab.cleanup),
+        ("engine.run", lambda: engine.run(LAB_IMAGE, name=lab.name("direct"))),
+    ]
+
+
+def _all_fail_fast(engine, lab: Lab, where: str) -> dict[str, float]:
+    timings = {}
+    for name, call in _every_call(engine, lab):
+        started = time.monotonic()
+        with pytest.raises(errors.EngineNotResponding) as caught:
+            call()
+        timings[name] = took = time.monotonic() - started
+        assert took < FAIL_WITHIN, f"{name} took {took:.2f} s"
+        text = str(caught.value)
+        assert where in text and "hung" in text, text
+        assert len(text.splitlines()) <= 2
+    print("\n" + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items()))
+    return timings
+
+
+def _lab_on(url: str) -> tuple:
+    from labkit.engine.docker import DockerEngine
+
+    engine = DockerEngine(url)
+    lab = Lab(engine, namespace="faults")
+    lab.create_network("labnet")
+    lab.start_app("myapp2", network="labnet")
+    return engine, lab
+
+
+def _works_again(lab: Lab) -> None:
+    assert lab.container("myapp2").name == lab.name("myapp2")
+    assert lab.start("myapp2").running
+    assert lab.restart("myapp2", timeout=1).running
+    assert lab.exec("myapp2", "hostname").exit_code == 0
+
+
+def test_a_hung_engine_fails_every_call_within_3_s_then_the_same_lab_recovers(private_dockerd):
+    from labkit.notebook.widgets import RestartPanel
+
+    engine, lab = _lab_on(private_dockerd.url)
+    with hung(private_dockerd):
+        _all_fail_fast(engine, lab, private_dockerd.url)
+        started = time.monotonic()
+        panel = RestartPanel(lab, "myapp2", threaded=False, figure=False)
+        assert time.monotonic() - started < FAIL_WITHIN
+        assert "did not answer" in panel.error_text and "Traceback" not in panel.error_text
+    _works_again(lab)
+    panel.reprobe()
+    assert panel.error_text == "" and panel.history[-1].status == "running"
+    lab.cleanup()
+
+
+def test_a_slow_engine_fails_every_call_within_3_s_then_the_same_lab_recovers(private_dockerd):
+    proxy = SlowProxy(str(private_dockerd.socket), delay=0.0)
+    try:
+        engine, lab = _lab_on(proxy.url)
+        proxy.delay = 3.0  # each request now takes 3 s
+        _all_fail_fast(engine, lab, proxy.url)
+        proxy.delay = 0.0
+        _works_again(lab)
+        lab.cleanup()
+    finally:
+        proxy.close()
+
+
+def test_the_automatic_choice_says_it_skipped_a_slow_engine(private_dockerd, monkeypatch):
+    from labkit.connect import choose
+
+    proxy = SlowProxy(str(private_dockerd.socket), delay=3.0)
+    try:
+        monkeypatch.delenv("LABKIT_ENGINE", raising=False)
+        monkeypatch.setenv("DOCKER_HOST", proxy.url)
+        started = time.monotonic()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            engine, why = choose()
+        assert time.monotonic() - started < FAIL_WITHIN
+        assert engine.info().simulated
+        assert "skipped" in why and proxy.url in why and "hung or overloaded" in why
+        assert any(issubclass(w.category, errors.EngineWarning) for w in caught)
+        engine.close()
+        monkeypatch.setenv("LABKIT_ENGINE", "docker")
+        with pytest.raises(errors.EngineNotResponding):
+            choose()
+    finally:
+        proxy.close()
+
+
+def _doctor(url: str) -> tuple[int, str, float]:
+    env = {**os.environ, "DOCKER_HOST": url}
+    env.pop("LABKIT_ENGINE", None)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "labkit.cli", "doctor"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.returncode, done.stdout + done.stderr, time.monotonic() - started
+
+
+def test_doctor_exits_non_zero_for_a_hung_slow_or_dead_engine(private_dockerd):
+    with hung(private_dockerd):
+        code, out, took = _doctor(private_dockerd.url)
+    assert code == 1 and "did not answer" in out and "Traceback" not in out, out
+    print(f"\ndoctor on a hung engine: exit {code} in {took:.2f} s")
+    proxy = SlowProxy(str(private_dockerd.socket), delay=3.0)
+    try:
+        code, out, took = _doctor(proxy.url)
+    finally:
+        proxy.close()
+    assert code == 1 and "did not answer" in out, out
+    print(f"doctor on a slow engine: exit {code} in {took:.2f} s")
+    code, out, _ = _doctor(private_dockerd.url)
+    assert code == 0, out
+    private_dockerd.stop()
+    code, out, took = _doctor(private_dockerd.url)
+    assert code == 1 and "no Docker engine answered" in out, out
+    print(f"doctor on a dead engine: exit {code} in {took:.2f} s")
+    private_dockerd.start()
+
+
+def test_a_command_that_never_ends_is_killed_at_its_bound(docker_lab):
+    docker_lab.start_app("myapp2")
+    started = time.monotonic()
+    with pytest.raises(errors.CommandTimeout) as caught:
+        docker_lab.exec("myapp2", ["ping", "127.0.0.1"], timeout=1)
+    assert time.monotonic() - started < 3.0
+    assert "stopped it" in str(caught.value) and "ping -c" in caught.value.fix
+    assert "ping" not in docker_lab.exec("myapp2", ["ps"]).output, "the command is gone"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
-from collections.abc import Mapping
+import shlex
+from collections.abc import Mapping, Sequence
 
 from labkit.errors import (
     Conflict,
@@ -16,12 +18,20 @@ from labkit.errors import (
     NameInUse,
     NetworkInUse,
     NetworkNotFound,
+    PortInUse,
 )
 
 __all__ = [
     "check_name",
+    "check_ref",
     "check_ports",
     "check_subnet",
+    "check_gateway",
+    "check_labels",
+    "check_aliases",
+    "check_command",
+    "check_seconds",
+    "check_stop_timeout",
     "split_port_key",
     "no_such_container",
     "no_such_network",
@@ -35,6 +45,8 @@ __all__ = [
     "subnet_overlaps",
     "none_and_another",
     "host_network_is_fixed",
+    "host_port_taken",
+    "ephemeral_port_failed",
     "PREDEFINED_NETWORKS",
 ]
 
@@ -140,18 +152,187 @@ def host_network_is_fixed(container: str) -> InvalidInput:
     )
 
 
-# The engine's own rule for container and network names.
-_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+def host_port_taken(container: str, port: int | None, by_container: bool) -> PortInUse:
+    """A host port the student named is held (by a container's binding, or by any program)."""
+    return PortInUse(
+        f"Host port {port if port is not None else '?'} for {container!r} is already in use",
+        "another container publishes it"
+        if by_container
+        else "another program or container holds it",
+        "publish on another host port, or None for an ephemeral one (-p :80)",
+    )
+
+
+def ephemeral_port_failed(address: str, port: int | None, container: str = "") -> PortInUse:
+    """An ephemeral port the engine could not publish: not the student's choice, so no advice to
+    pick another. Engine 20.10 keeps one allocator per host address, so a port held on 127.0.0.1
+    looks free to 0.0.0.0's; the bind fails, and after ten such tries in a row it gives up."""
+    who = f" {container!r}" if container else ""
+    return PortInUse(
+        f"The engine could not publish{who} on an ephemeral host port (last tried "
+        f"{address}:{port if port is not None else '?'})",
+        "each port it picked was held on this host, e.g. by a port published on another address "
+        "(Engine 20.10 counts ports for each host address apart)",
+        "run it again (the engine moves on to later ports), or publish on 127.0.0.1 as the course "
+        "does: port='auto'",
+    )
+
+
+# The engine's own rule for container names (labkit holds network names to it too). \Z, not $:
+# '$' would let a name that ends in a newline through.
+_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
+_MAX_NAME = 128
+
+
+def _shown(value: object) -> str:
+    """A value as an error message quotes it: repr, cut short, always one line."""
+    text = repr(value)
+    return text if len(text) <= 240 else text[:237] + "..."
+
+
+def _not_text(value: object, what: str, example: str) -> InvalidInput:
+    return InvalidInput(
+        f"{what} must be text, not {type(value).__name__} ({_shown(value)})",
+        "labkit passes names and commands to the engine as strings",
+        f"write it in quotes, e.g. {example}",
+    )
 
 
 def check_name(name: str, kind: str = "container") -> str:
-    if not isinstance(name, str) or not _NAME.match(name) or len(name) > 128:
+    """A name labkit may create an object under: the engine's rule, and at most 128 characters."""
+    if not isinstance(name, str):
         raise InvalidName(
-            f"Invalid {kind} name {name!r}",
-            "names start with a letter or digit and use only letters, digits, '_', '.' and '-'",
+            f"Invalid {kind} name {_shown(name)}: a name is text, not {type(name).__name__}",
+            "the engine names containers and networks with strings",
+            f"write the name in quotes, e.g. 'myapp2' or 'labnet' for the {kind}",
+        )
+    if not _NAME.match(name) or len(name) > _MAX_NAME:
+        why = (
+            "a name cannot be empty"
+            if not name
+            else f"names are at most {_MAX_NAME} characters"
+            if len(name) > _MAX_NAME
+            else "names start with a letter or digit and use only letters, digits, '_', '.' and '-'"
+        )
+        raise InvalidName(
+            f"Invalid {kind} name {_shown(name)}",
+            why,
             f"pick a name like 'myapp2' or 'labnet' for the {kind}",
         )
     return name
+
+
+def check_ref(ref: str, kind: str = "container") -> str:
+    """A name or ID to look an object up by: what check_name admits (IDs are hex names), with
+    the engine's optional leading '/' on container names."""
+    bare = ref[1:] if isinstance(ref, str) and kind == "container" and ref[:1] == "/" else ref
+    check_name(bare, kind)
+    return ref
+
+
+def check_labels(labels: Mapping[str, str] | None) -> dict[str, str]:
+    """Labels as the engine stores them: text keys and text values."""
+    if labels is None:
+        return {}
+    if not isinstance(labels, Mapping):
+        raise InvalidInput(
+            f"Labels must be a mapping, not {type(labels).__name__} ({_shown(labels)})",
+            "a label is a key and a value",
+            "write them as a dict, e.g. {'course': 'lab4'}",
+        )
+    for key, value in labels.items():
+        if not isinstance(key, str) or not key.strip() or not isinstance(value, str):
+            raise InvalidInput(
+                f"Invalid label {_shown(key)}: {_shown(value)}",
+                "label keys are non-empty text and label values are text",
+                "write it like {'course': 'lab4'}",
+            )
+    return dict(labels)
+
+
+def check_aliases(aliases: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Network aliases. One alias given as a string is that alias (not its letters)."""
+    if aliases is None:
+        return ()
+    if isinstance(aliases, str):
+        aliases = (aliases,)
+    if not isinstance(aliases, Sequence):
+        raise InvalidInput(
+            f"Invalid aliases {_shown(aliases)}",
+            "aliases are a list of names the container also answers to on that network",
+            "write e.g. aliases=['web'] (or aliases='web' for one)",
+        )
+    for alias in aliases:
+        check_name(alias, "alias")
+    return tuple(aliases)
+
+
+def check_command(command: str | Sequence[str] | None) -> list[str]:
+    """A command to run: a list of words, or one string split as a shell splits it (as the
+    Docker SDK does). Never the letters of a string."""
+    if isinstance(command, str):
+        try:
+            words = shlex.split(command)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"Cannot read the command {_shown(command)}",
+                f"{exc} (an unclosed quote?)",
+                "close the quote, or give the command as a list, e.g. ['hostname']",
+            ) from None
+    elif isinstance(command, Sequence) and not isinstance(command, (bytes, bytearray)):
+        words = list(command)
+        for word in words:
+            if not isinstance(word, str):
+                raise _not_text(word, "Each word of a command", "['sleep', '1']")
+    else:
+        raise InvalidInput(
+            f"Invalid command {_shown(command)}",
+            "a command is a list of words (or one string of them)",
+            "write e.g. ['hostname'] or ['ip', 'addr']",
+        )
+    if not words or not words[0].strip():
+        raise InvalidInput(
+            "No command to run",
+            "the command is empty",
+            "give one, e.g. lab.exec('myapp2', ['hostname'])",
+        )
+    return words
+
+
+def check_seconds(value: float, what: str, *, most: float) -> float:
+    """A time bound: a number of seconds above 0 and at most ``most``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidInput(
+            f"{what}={_shown(value)} is not a number of seconds",
+            f"{what} is how long to wait, as a number",
+            f"write it without quotes, e.g. {what}=1.5",
+        )
+    if math.isnan(value) or not 0 < value <= most:
+        raise InvalidInput(
+            f"{what}={value!r} is out of range",
+            f"a wait must be more than 0 and at most {most:g} s, so that every call ends",
+            f"use e.g. {what}=1.5 (labkit's default)",
+        )
+    return float(value)
+
+
+def check_stop_timeout(value: int) -> int:
+    """``docker restart -t``/``docker stop -t``: whole seconds, 0 (kill at once) to 300."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(
+            f"timeout={_shown(value)} is not a whole number of seconds",
+            "the engine waits that many seconds for the app to stop before it kills it",
+            "write it without quotes, e.g. timeout=10",
+        )
+    if not 0 <= value <= 300:
+        raise InvalidInput(
+            f"timeout={value} is out of range",
+            "the engine waits 0 to 300 s for the app to stop (a negative wait never ends)",
+            "use e.g. timeout=10 (docker's default), or 0 to kill at once",
+        )
+    return value
 
 
 def split_port_key(key: str) -> tuple[int, str]:
@@ -186,6 +367,12 @@ def check_ports(
     host_ip '' means all interfaces, as the engine reads it.
     """
     result: dict[tuple[int, str], tuple[str, int | None]] = {}
+    if ports is not None and not isinstance(ports, Mapping):
+        raise InvalidPort(
+            f"Invalid ports {_shown(ports)}",
+            "ports map a container port to what it is published on",
+            "write e.g. {'80/tcp': None} for an ephemeral host port (-p :80)",
+        )
     for key, spec in (ports or {}).items():
         port, proto = split_port_key(key)
         host_ip, host_port = "", None
@@ -198,6 +385,8 @@ def check_ports(
                 )
             host_ip, host_port = spec[0] or "", spec[1]
             try:
+                if not isinstance(host_ip, str):
+                    raise ValueError(host_ip)
                 ipaddress.ip_address(host_ip or "0.0.0.0")
             except ValueError:
                 raise InvalidPort(
@@ -223,21 +412,87 @@ def check_ports(
 
 
 def check_subnet(subnet: str | None) -> str | None:
+    """A subnet for a new bridge network: IPv4, written with its prefix, host bits zero, room for
+    a gateway and a container, and from the address ranges a network may use."""
     if subnet is None:
         return None
+    bad = f"Invalid subnet {_shown(subnet)}"
+    if not isinstance(subnet, str):
+        raise InvalidInput(
+            bad,
+            f"a subnet is text like '172.30.0.0/16', not {type(subnet).__name__}",
+            "write it in quotes with its prefix length, e.g. subnet='172.30.0.0/16'",
+        )
+    if "/" not in subnet:
+        raise InvalidInput(
+            bad,
+            "a subnet needs its prefix length (how many leading bits name the network)",
+            f"add one, e.g. '{subnet.strip() or '172.30.0.0'}/24'",
+        )
     try:
         network = ipaddress.ip_network(subnet, strict=True)
-    except (ValueError, TypeError):
+    except ValueError:
         raise InvalidInput(
-            f"Invalid subnet {subnet!r}",
+            bad,
             "a subnet is a network address with a prefix length, host bits zero",
             "write it like '172.30.0.0/16'",
         ) from None
     if network.version != 4:
         # The engine would quietly make an IPv4 network from its pools instead.
         raise InvalidInput(
-            f"Invalid subnet {subnet!r}",
+            bad,
             "labkit's networks are IPv4 only (IPv6 needs enable_ipv6 on the engine)",
             "give an IPv4 subnet, e.g. '10.77.0.0/24'",
         )
+    if network.prefixlen > 30:
+        raise InvalidInput(
+            bad,
+            f"a /{network.prefixlen} has no room for a gateway and a container",
+            "use /30 at the smallest (/24 is usual), e.g. '10.77.0.0/24'",
+        )
+    for kind, test in (
+        ("the whole address space", network.prefixlen == 0),
+        ("loopback (127.0.0.0/8: this machine's own addresses)", network.is_loopback),
+        ("multicast, not addresses of hosts", network.is_multicast),
+        ("link-local (169.254.0.0/16), which the host keeps for itself", network.is_link_local),
+        ("reserved, not for networks", network.is_reserved or network.is_unspecified),
+        ("in 0.0.0.0/8, which means this host", network.subnet_of(_THIS_HOST)),
+    ):
+        if test:
+            raise InvalidInput(
+                bad,
+                f"it is {kind}",
+                "use a private range, e.g. '172.30.0.0/16' or '10.77.0.0/24'",
+            )
     return str(network)
+
+
+_THIS_HOST = ipaddress.IPv4Network("0.0.0.0/8")
+
+
+def check_gateway(gateway: str | None, subnet: str | None) -> str | None:
+    """A gateway for a new network: an IPv4 host address inside the subnet it is given with."""
+    if gateway is None:
+        return None
+    if subnet is None:
+        raise InvalidInput(
+            f"A gateway {_shown(gateway)} without a subnet",
+            "a gateway is an address inside the network's subnet",
+            "give the subnet too, or leave both out and let the engine pick",
+        )
+    try:
+        address = ipaddress.IPv4Address(gateway) if isinstance(gateway, str) else None
+    except ValueError:
+        address = None
+    net = ipaddress.IPv4Network(subnet)
+    if (
+        address is None
+        or address not in net
+        or address in (net.network_address, net.broadcast_address)
+    ):
+        raise InvalidInput(
+            f"Invalid gateway {_shown(gateway)} for {subnet}",
+            "a gateway is an IPv4 host address inside the subnet",
+            f"leave it out (the engine takes the first address of {subnet}) or give one inside it",
+        )
+    return str(address)

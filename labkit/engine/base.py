@@ -74,7 +74,8 @@ class Engine(Protocol):
 
     def remove(self, ref: str, *, force: bool = True) -> None: ...
 
-    def exec(self, ref: str, command: Sequence[str]) -> ExecResult: ...
+    def exec(self, ref: str, command: Sequence[str], *, timeout: float = 10.0) -> ExecResult:
+        """``docker exec``; a command still running after ``timeout`` s raises CommandTimeout."""
 
     def inspect_container(self, ref: str) -> dict:
         """The raw JSON ``docker inspect`` prints for the container."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import signal
 import threading
 import time
 import warnings
@@ -21,14 +22,25 @@ from urllib.parse import urlparse
 import docker
 import docker.errors
 import requests.exceptions
+from docker.context import ContextAPI
+from docker.utils import kwargs_from_env, parse_host
 
 from labkit import app, host
 from labkit.engine._checks import (
     already_connected,
+    check_aliases,
+    check_command,
+    check_gateway,
+    check_labels,
     check_name,
     check_ports,
+    check_ref,
+    check_seconds,
+    check_stop_timeout,
     check_subnet,
+    ephemeral_port_failed,
     host_network_is_fixed,
+    host_port_taken,
     name_in_use,
     network_in_use,
     no_such_container,
@@ -42,6 +54,8 @@ from labkit.engine._checks import (
 )
 from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE, PortSpec
 from labkit.errors import (
+    CommandTimeout,
+    EngineNotResponding,
     EngineUnavailable,
     EngineWarning,
     ImageBuildFailed,
@@ -62,12 +76,87 @@ from labkit.models import (
     PortBinding,
 )
 
-__all__ = ["DockerEngine"]
+__all__ = ["DockerEngine", "engine_address", "QUICK_TIMEOUT", "SLOW_TIMEOUT", "EXEC_TIMEOUT"]
 
 _RECOVER = (
     "start the engine (`sudo systemctl start docker`, or `dockerd &` as root), check DOCKER_HOST, "
     "or run the course on the simulator: LABKIT_ENGINE=sim"
 )
+_RECOVER_HUNG = (
+    "wait a moment and try again; if it stays so, restart the engine (`sudo systemctl restart "
+    "docker`), or run the course on the simulator: LABKIT_ENGINE=sim"
+)
+# A request the engine answers at once (inspect, list, ping): a hung engine fails within 3 s.
+QUICK_TIMEOUT = 2.5
+# A request that makes the engine work (create, start, stop, remove, build), asked only after a
+# quick ping has shown the engine answers.
+SLOW_TIMEOUT = 60.0
+EXEC_TIMEOUT = 10.0
+_DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+
+
+def engine_address(
+    base_url: str | None = None, environ: Mapping[str, str] | None = None
+) -> tuple[str, str, dict[str, Any]]:
+    """Where the Docker SDK connects, as it decides: ``base_url``, else DOCKER_HOST (with the TLS
+    variables), else the current context (DOCKER_CONTEXT, else ``currentContext`` in
+    ~/.docker/config.json), else the default socket.
+
+    Returns the address (``unix:///…``, ``tcp://host:port``, ``ssh://…``), what chose it, and the
+    client's keyword arguments. Raises EngineUnavailable for an address the SDK cannot use.
+    """
+    env = os.environ if environ is None else environ
+    if base_url:
+        params: dict[str, Any] = {"base_url": base_url}
+        source = "the engine address given"
+    else:
+        params = kwargs_from_env(environment=dict(env))
+        source = "DOCKER_HOST"
+        if "base_url" not in params:
+            name = env.get("DOCKER_CONTEXT") or None
+            try:
+                context = ContextAPI.get_context(name)
+            except Exception as exc:  # noqa: BLE001 - the SDK raises a bare Exception here
+                raise EngineUnavailable(
+                    f"The Docker context {name or '(current)'!r} cannot be read",
+                    _short(exc),
+                    "repair it, or choose another: `docker context use default`",
+                ) from exc
+            source = "the default socket"
+            if context is not None and context.Host:
+                params.setdefault("base_url", context.Host)
+                if context.TLSConfig is not None:
+                    params.setdefault("tls", context.TLSConfig)
+                if context.Name != "default":
+                    source = f"the Docker context {context.Name!r}"
+    raw = params.get("base_url") or _DEFAULT_SOCKET
+    try:
+        parsed = parse_host(raw, False, tls=bool(params.get("tls")))
+    except (ValueError, docker.errors.DockerException) as exc:
+        shown = f"DOCKER_HOST={raw}" if source == "DOCKER_HOST" else f"{raw} ({source})"
+        raise EngineUnavailable(
+            f"{shown} is not an engine address",
+            _address_problem(exc),
+            "write it like unix:///var/run/docker.sock or tcp://HOST:2375, or unset DOCKER_HOST",
+        ) from exc
+    return _canonical(parsed), source, params
+
+
+def _address_problem(exc: BaseException) -> str:
+    text = str(exc)
+    if "out of range" in text or "port is required" in text or "cast to integer" in text:
+        return "its port must be a number from 1 to 65535"
+    if "protocol" in text:
+        return "it must start with unix://, tcp://, ssh:// or npipe://"
+    return _short(exc)
+
+
+def _canonical(parsed: str) -> str:
+    """The SDK's parsed address in the words DOCKER_HOST uses (http+unix:// → unix://)."""
+    for sdk, ours in (("http+unix://", "unix://"), ("https://", "tcp://"), ("http://", "tcp://")):
+        if parsed.startswith(sdk):
+            return ours + parsed[len(sdk) :]
+    return parsed
 
 
 class DockerEngine:
@@ -76,34 +165,62 @@ class DockerEngine:
 
     kind = "docker"
 
-    def __init__(self, base_url: str | None = None, *, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str | None = None, *, timeout: float = QUICK_TIMEOUT) -> None:
         self._base_url = base_url
         self._timeout = timeout
         self._client: docker.DockerClient | None = None
+        self._slow: docker.APIClient | None = None
         self._lock = threading.Lock()
         self._info: EngineInfo | None = None
+        self._image_labels: dict[str, dict[str, str]] = {}
         self._lab_context: tuple[bytes, str] | None = None  # the image's tar context and digest
 
     # -- the boundary -------------------------------------------------------------------------
 
     @property
     def where(self) -> str:
-        """The engine's address, as errors and EngineInfo name it."""
-        return self._base_url or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+        """The engine's address, as errors and EngineInfo name it: where the SDK connects."""
+        try:
+            return engine_address(self._base_url)[0]
+        except EngineUnavailable:
+            return self._base_url or os.environ.get("DOCKER_HOST") or _DEFAULT_SOCKET
 
     @property
     def client(self) -> docker.DockerClient:
         # Built lazily and rebuilt after a failure, so a kernel recovers when the engine returns.
         with self._lock:
             if self._client is None:
+                _where, _source, params = engine_address(self._base_url)
                 with self._translate():
-                    if self._base_url:
-                        self._client = docker.DockerClient(
-                            base_url=self._base_url, timeout=self._timeout, version="auto"
-                        )
-                    else:
-                        self._client = docker.from_env(timeout=self._timeout)
+                    self._client = docker.DockerClient(
+                        timeout=self._timeout, version="auto", **params
+                    )
             return self._client
+
+    @property
+    def _slow_api(self) -> docker.APIClient:
+        """The same engine with a long time-out, for requests that make it work. Pinged first, so
+        a hung engine still fails within the quick bound."""
+        client = self.client
+        self.ping()
+        with self._lock:
+            if self._slow is None:
+                _where, _source, params = engine_address(self._base_url)
+                self._slow = docker.APIClient(
+                    timeout=max(SLOW_TIMEOUT, self._timeout),
+                    version=client.api.api_version,
+                    **params,
+                )
+            return self._slow
+
+    def _forget_clients(self) -> None:
+        for old in (self._client, self._slow):
+            if old is not None:
+                try:
+                    old.close()
+                except Exception:  # noqa: BLE001 - closing a broken client may fail too
+                    pass
+        self._client = self._slow = None
 
     @contextmanager
     def _translate(
@@ -140,7 +257,13 @@ class DockerEngine:
             requests.exceptions.RequestException,
             OSError,
         ) as exc:
-            self._client = None
+            self._forget_clients()
+            if _timed_out(exc):
+                raise EngineNotResponding(
+                    f"The Docker engine at {self.where} did not answer within {self._timeout:g} s",
+                    "it took the connection but sent no reply: it is hung (stopped?) or overloaded",
+                    _RECOVER_HUNG,
+                ) from exc
             raise EngineUnavailable(
                 f"No Docker engine answers at {self.where}", _why_unavailable(exc), _RECOVER
             ) from exc
@@ -160,15 +283,7 @@ class DockerEngine:
                 "leave it out and let the engine pick .1",
             )
         if "port is already allocated" in low or "address already in use" in low:
-            # 20.10: "Bind for 0.0.0.0:N failed", "...:N: bind"; 28: "host port for 0.0.0.0:N:".
-            port = re.search(r"(?:Bind for \S*?:|:)(\d+)(?:: bind| failed)", text) or re.search(
-                r"host port for (?:\[[^\]]*\]|[^\s:]*):(\d+):", text
-            )
-            return PortInUse(
-                f"Host port {port.group(1) if port else '?'} for {c!r} is already in use",
-                "another process or container holds it",
-                "publish on another host port, or None for an ephemeral one (-p :80)",
-            )
+            return _publish_failed(text, c, None)
         if "already exists in network" in low:
             return already_connected(c, n)
         if "already in use" in low or "already exists" in low:
@@ -217,9 +332,7 @@ class DockerEngine:
         return self._info
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self._forget_clients()
 
     # -- images ------------------------------------------------------------------------------
 
@@ -243,11 +356,13 @@ class DockerEngine:
                 )
                 progress(f"Building the lab app image {LAB_IMAGE} ({how})…")
             try:
+                self.ping()  # a hung engine fails fast, not in the middle of a build
                 self.client.images.build(
                     fileobj=io.BytesIO(context),
                     custom_context=True,
                     tag=LAB_IMAGE,
                     rm=True,
+                    timeout=SLOW_TIMEOUT,
                     # Containers inherit image labels: never put ownership labels on the image,
                     # or a user's own container from it would look like labkit's.
                     labels={"labkit.app.digest": digest},
@@ -260,6 +375,14 @@ class DockerEngine:
                     "the engine pull busybox:1.36; `labkit doctor` checks both",
                 ) from exc
         return LAB_IMAGE
+
+    def image_labels(self, ref: str) -> dict[str, str]:
+        """An image's labels (what its containers inherit); images never change, so kept."""
+        if ref not in self._image_labels:
+            with self._translate(image=ref):
+                data = self.client.api.inspect_image(ref)
+            self._image_labels[ref] = dict((data.get("Config") or {}).get("Labels") or {})
+        return self._image_labels[ref]
 
     # -- containers --------------------------------------------------------------------------
 
@@ -278,6 +401,10 @@ class DockerEngine:
     ) -> Container:
         check_name(name)
         bindings = check_ports(ports)
+        labels = check_labels(labels)
+        command = check_command(command) if command is not None else None
+        if network is not None:
+            check_ref(network, "network")
         if network == "host" and bindings:
             warnings.warn(HOST_PORTS_DISCARDED, EngineWarning, stacklevel=2)
             bindings = {}
@@ -285,8 +412,8 @@ class DockerEngine:
             f"{port}/{proto}": (host_ip, host_port) if host_ip else host_port
             for (port, proto), (host_ip, host_port) in bindings.items()
         }
-        api = self.client.api
         with self._translate(container=name, network=network or "", image=image):
+            api = self._slow_api
             host_config = api.create_host_config(
                 port_bindings=port_map or None,
                 init=init,
@@ -305,9 +432,12 @@ class DockerEngine:
             )
             try:
                 api.start(created["Id"])
-            except docker.errors.APIError:
+            except docker.errors.APIError as exc:
                 # A start that fails (host port taken) leaves nothing behind.
                 api.remove_container(created["Id"], force=True)
+                text = _explanation(exc)
+                if "already allocated" in text or "address already in use" in text:
+                    raise _publish_failed(text, name, bindings) from exc
                 raise
         return self._settled(created["Id"], ports_expected=bool(bindings) and network != "host")
 
@@ -326,6 +456,7 @@ class DockerEngine:
         return container_from_inspect(data)
 
     def _inspect(self, ref: str) -> dict:
+        check_ref(ref)
         with self._translate(container=ref):
             return self.client.api.inspect_container(ref)
 
@@ -335,38 +466,122 @@ class DockerEngine:
     def containers(
         self, *, labels: Mapping[str, str] | None = None, all: bool = True
     ) -> list[Container]:
-        filters = {"label": [f"{k}={v}" for k, v in (labels or {}).items()]} if labels else None
+        labels = check_labels(labels)
+        filters = {"label": [f"{k}={v}" for k, v in labels.items()]} if labels else None
         with self._translate():
             summaries = self.client.api.containers(all=all, filters=filters)
         return [container_from_summary(s) for s in summaries]
 
     def restart(self, ref: str, *, timeout: int = 10) -> Container:
+        check_ref(ref)
+        timeout = check_stop_timeout(timeout)
         with self._translate(container=ref):
-            self.client.api.restart(ref, timeout=timeout)
+            try:
+                self._slow_api.restart(ref, timeout=timeout)
+            except docker.errors.APIError as exc:
+                self._raise_if_unpublished(exc, ref)
+                raise
         return self._settled(ref, ports_expected=True)
 
     def stop(self, ref: str, *, timeout: int = 10) -> Container:
+        check_ref(ref)
+        timeout = check_stop_timeout(timeout)
         with self._translate(container=ref):
-            self.client.api.stop(ref, timeout=timeout)
+            self._slow_api.stop(ref, timeout=timeout)
         return self.container(ref)
 
     def start(self, ref: str) -> Container:
+        check_ref(ref)
         with self._translate(container=ref):
-            self.client.api.start(ref)
+            try:
+                self._slow_api.start(ref)
+            except docker.errors.APIError as exc:
+                self._raise_if_unpublished(exc, ref)
+                raise
         return self._settled(ref, ports_expected=True)
 
-    def remove(self, ref: str, *, force: bool = True) -> None:
-        with self._translate(container=ref):
-            self.client.api.remove_container(ref, force=force)
+    def _raise_if_unpublished(self, exc: docker.errors.APIError, ref: str) -> None:
+        """A start, restart or connect the engine refused for a port it could not publish: say
+        which kind of request it was (an ephemeral port, or a given one)."""
+        text = _explanation(exc)
+        if "already allocated" not in text and "address already in use" not in text:
+            return
+        try:
+            wanted = self.client.api.inspect_container(ref)["HostConfig"].get("PortBindings") or {}
+        except Exception:  # noqa: BLE001 - the error names the port either way
+            raise _publish_failed(text, ref, None) from exc
+        requested = {}
+        for key, binds in wanted.items():
+            port, _, proto = key.partition("/")
+            for b in binds or [{}]:
+                fixed = b.get("HostPort") or ""
+                requested[(int(port), proto or "tcp")] = (
+                    b.get("HostIp") or "",
+                    int(fixed) if fixed.isdigit() else None,
+                )
+        raise _publish_failed(text, ref, requested) from exc
 
-    def exec(self, ref: str, command: Sequence[str]) -> ExecResult:
+    def remove(self, ref: str, *, force: bool = True) -> None:
+        check_ref(ref)
         with self._translate(container=ref):
-            exec_id = self.client.api.exec_create(ref, list(command))
-            output = self.client.api.exec_start(exec_id)
+            self._slow_api.remove_container(ref, force=force)
+
+    def exec(
+        self, ref: str, command: str | Sequence[str], *, timeout: float = EXEC_TIMEOUT
+    ) -> ExecResult:
+        """``docker exec``, bounded: after ``timeout`` s the command is killed (when this machine
+        is the engine's host and may) and CommandTimeout says so."""
+        check_ref(ref)
+        argv = check_command(command)
+        timeout = check_seconds(timeout, "timeout", most=600)
+        with self._translate(container=ref):
+            exec_id = self.client.api.exec_create(ref, argv)["Id"]
+            api = self._slow_api
+        done: dict[str, Any] = {}
+
+        def read() -> None:
+            try:
+                done["output"] = api.exec_start(exec_id)
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                done["error"] = exc
+
+        reader = threading.Thread(target=read, name="labkit-exec", daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if reader.is_alive():
+            killed = self._kill_exec(exec_id, argv)
+            if killed:
+                reader.join(2.0)
+            raise CommandTimeout(
+                f"{' '.join(argv)[:60]!r} in {ref!r} did not finish within {timeout:g} s",
+                "labkit waits a bounded time for a command"
+                + (" and stopped it" if killed else "; it may still run in the container"),
+                "give the command an end (e.g. ping -c 3), or more time: lab.exec(..., timeout=30)",
+            )
+        with self._translate(container=ref):
+            if "error" in done:
+                raise done["error"]
             code = self.client.api.exec_inspect(exec_id).get("ExitCode")
         return ExecResult(
-            exit_code=code if code is not None else -1, output=output.decode(errors="replace")
+            exit_code=code if code is not None else -1,
+            output=done["output"].decode(errors="replace"),
         )
+
+    def _kill_exec(self, exec_id: str, argv: Sequence[str]) -> bool:
+        """Kill a command that outlived its bound: the engine has no API for it, but on the
+        engine's own host its process is ours to signal. Only when it still runs ``argv``."""
+        try:
+            pid = int(self.client.api.exec_inspect(exec_id).get("Pid") or 0)
+            if pid <= 0 or not self.info().local:
+                return False
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                running = handle.read().split(b"\0")[:-1]
+            if [w.decode(errors="replace") for w in running] != list(argv):
+                return False
+            os.kill(pid, signal.SIGKILL)
+            return True
+        except (OSError, ValueError, LabkitError, docker.errors.DockerException):
+            return False
 
     def inspect_container(self, ref: str) -> dict:
         return self._inspect(ref)
@@ -389,6 +604,7 @@ class DockerEngine:
         return network_from_inspect(self.inspect_network(ref))
 
     def inspect_network(self, ref: str) -> dict:
+        check_ref(ref, "network")
         with self._translate(network=ref):
             return self.client.api.inspect_network(ref)
 
@@ -406,35 +622,53 @@ class DockerEngine:
         ``com.docker.network.bridge.gateway_mode_ipv4``."""
         check_name(name, "network")
         subnet = check_subnet(subnet)
+        gateway = check_gateway(gateway, subnet)
+        labels = check_labels(labels)
+        if not isinstance(driver, str) or not driver:
+            raise InvalidInput(
+                f"Invalid network driver {driver!r}",
+                "a driver is the name of a network kind, as text",
+                "use driver='bridge' on one host",
+            )
         with self._translate(network=name):
             ipam = None
             if subnet:
                 pool = docker.types.IPAMPool(subnet=subnet, gateway=gateway)
                 ipam = docker.types.IPAMConfig(pool_configs=[pool])
             # check_duplicate: API 1.41 lets two networks share a name unless asked not to.
-            created = self.client.api.create_network(
+            created = self._slow_api.create_network(
                 name,
                 driver=driver,
                 ipam=ipam,
-                labels=dict(labels or {}),
+                labels=labels,
                 options=dict(options or {}) or None,
                 check_duplicate=True,
             )
         return self.network(created["Id"])
 
-    def connect(self, network: str, container: str, *, aliases: Sequence[str] = ()) -> None:
+    def connect(self, network: str, container: str, *, aliases: str | Sequence[str] = ()) -> None:
+        check_ref(network, "network")
+        check_ref(container)
+        names = check_aliases(aliases)
         with self._translate(container=container, network=network):
-            self.client.api.connect_container_to_network(
-                container, network, aliases=list(aliases) or None
-            )
+            try:
+                self._slow_api.connect_container_to_network(
+                    container, network, aliases=list(names) or None
+                )
+            except docker.errors.APIError as exc:
+                self._raise_if_unpublished(exc, container)
+                raise
 
     def disconnect(self, network: str, container: str) -> None:
+        check_ref(network, "network")
+        check_ref(container)
         with self._translate(container=container, network=network):
-            self.client.api.disconnect_container_from_network(container, network)
+            self._slow_api.disconnect_container_from_network(container, network)
 
     def remove_network(self, ref: str) -> None:
+        check_ref(ref, "network")
         with self._translate(network=ref):
-            self.client.api.remove_network(ref)
+            self._slow_api.remove_network(ref)
 
     # -- events and modelled traffic -----------------------------------------------------------
 
@@ -442,6 +676,7 @@ class DockerEngine:
         self, callback: Callable[[Event], None], *, labels: Mapping[str, str] | None = None
     ) -> Callable[[], None]:
         filters: dict[str, Any] = {"type": "container"}
+        labels = check_labels(labels)
         if labels:
             filters["label"] = [f"{k}={v}" for k, v in labels.items()]
         with self._translate():
@@ -480,6 +715,38 @@ def _image_missing(image: str) -> ImageNotFound:
         "it was never built here and no registry can be reached to pull it",
         f"use the lab app image {LAB_IMAGE!r} (labkit builds it on first use)",
     )
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """A reply that did not come in time (not a refused or missing socket)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (requests.exceptions.Timeout, TimeoutError)):
+            return True
+        if "timed out" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+# 20.10: "Bind for 0.0.0.0:N failed", "...:N: bind"; 28: "host port for 0.0.0.0:N:".
+_PORT_IN_TEXT = re.compile(
+    r"(?:Bind for \S*?:|:)(\d+)(?:: bind| failed)|host port for (?:\[[^\]]*\]|[^\s:]*):(\d+):"
+)
+
+
+def _publish_failed(
+    text: str, container: str, requested: Mapping[tuple[int, str], tuple[str, int | None]] | None
+) -> PortInUse:
+    """The engine could not publish a port: the words fit what was asked (a port the student
+    named, or an ephemeral one), in the shared words of labkit.engine._checks."""
+    found = _PORT_IN_TEXT.search(text)
+    port = int(found.group(1) or found.group(2)) if found else None
+    if requested is None or any(fixed == port for _ip, fixed in requested.values()):
+        return host_port_taken(container, port, "already allocated" in text)
+    tried = re.search(r"listen \w+ (\S+?):\d+: bind", text)
+    address = tried.group(1) if tried else "0.0.0.0"
+    return ephemeral_port_failed(address, port, container)
 
 
 def _why_unavailable(exc: BaseException) -> str:
@@ -584,6 +851,7 @@ def container_from_inspect(data: Mapping[str, Any]) -> Container:
         exit_code=state.get("ExitCode", 0),
         restart_count=data.get("RestartCount", 0),
         started_at=state.get("StartedAt", ""),
+        image_id=data.get("Image", ""),
     )
 
 
@@ -598,6 +866,7 @@ def container_from_summary(data: Mapping[str, Any]) -> Container:
         ports=ports_from_summary(data.get("Ports")),
         networks=_attachments((data.get("NetworkSettings") or {}).get("Networks")),
         network_mode=(data.get("HostConfig") or {}).get("NetworkMode", ""),
+        image_id=data.get("ImageID", ""),
     )
 
 

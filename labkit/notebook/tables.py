@@ -1,14 +1,27 @@
-"""pandas tables of what the docker CLI prints: ports, networks, inspect output, probe results."""
+"""pandas tables of what the docker CLI prints: ports, networks, inspect output, probe results.
+
+What fills these tables comes from an engine or an app (names, version strings, replies) and is
+never HTML. A DataFrame's own HTML escapes it, but pandas' Styler does not unless told: so the
+tables are ``LabTable``s, whose ``.style`` escapes cells, headers and index (also after
+``.format()``), and importing this module sets ``styler.format.escape`` to ``"html"`` for every
+other Styler in the kernel (a notebook's own table of engine facts).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
+from pandas.io.formats.style import Styler
 
 from labkit.models import Container, Network, ProbeResult
 
+pd.set_option("styler.format.escape", "html")
+
 __all__ = [
+    "LabTable",
+    "SafeStyler",
     "port_table",
     "networks_table",
     "config_table",
@@ -16,6 +29,38 @@ __all__ = [
     "probe_table",
     "container_networks_table",
 ]
+
+
+class SafeStyler(Styler):
+    """A Styler that escapes HTML in cells, column headers and the index, whatever ``format``
+    calls follow (pandas' default is to pass text through as markup)."""
+
+    def __init__(self, data: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("escape", "html")
+        super().__init__(data, *args, **kwargs)
+        self.format_index(axis=0)
+        self.format_index(axis=1)
+
+    def format(self, formatter: Any = None, subset: Any = None, *args: Any, **kwargs: Any) -> Any:
+        kwargs["escape"] = kwargs.get("escape") or "html"
+        return super().format(formatter, subset, *args, **kwargs)
+
+    def format_index(self, formatter: Any = None, axis: Any = 0, *args: Any, **kwargs: Any) -> Any:
+        kwargs["escape"] = kwargs.get("escape") or "html"
+        return super().format_index(formatter, axis, *args, **kwargs)
+
+
+class LabTable(pd.DataFrame):
+    """A DataFrame whose ``.style`` is a SafeStyler; tables made from it (``assign``,
+    ``concat``, a selection) stay LabTables."""
+
+    @property
+    def _constructor(self) -> type[LabTable]:
+        return LabTable
+
+    @property
+    def style(self) -> SafeStyler:  # type: ignore[override]
+        return SafeStyler(self)
 
 
 def port_table(containers: Container | Iterable[Container]) -> pd.DataFrame:
@@ -53,7 +98,7 @@ def port_table(containers: Container | Iterable[Container]) -> pd.DataFrame:
         "docker port shows",
         "note",
     ]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame = LabTable(rows, columns=columns)
     frame["host port"] = frame["host port"].astype("Int64")
     frame["IPv6 host port"] = _dash_missing(frame["IPv6 host port"])
     return frame
@@ -79,7 +124,7 @@ def networks_table(networks: Iterable[Network]) -> pd.DataFrame:
         }
         for n in networks
     ]
-    return pd.DataFrame(
+    return LabTable(
         rows, columns=["NETWORK ID", "NAME", "DRIVER", "SCOPE", "subnet", "gateway", "containers"]
     )
 
@@ -97,7 +142,7 @@ def config_table(network: Network) -> pd.DataFrame:
         ("internal", str(network.internal).lower()),
         ("IPv6", str(network.ipv6).lower()),
     ]
-    return pd.DataFrame(rows, columns=["setting", "value"])
+    return LabTable(rows, columns=["setting", "value"])
 
 
 def endpoints_table(network: Network) -> pd.DataFrame:
@@ -112,7 +157,7 @@ def endpoints_table(network: Network) -> pd.DataFrame:
         }
         for e in network.endpoints
     ]
-    return pd.DataFrame(rows, columns=["container", "IPv4", "IPv6", "MAC", "ID"])
+    return LabTable(rows, columns=["container", "IPv4", "IPv6", "MAC", "ID"])
 
 
 def container_networks_table(container: Container) -> pd.DataFrame:
@@ -127,7 +172,7 @@ def container_networks_table(container: Container) -> pd.DataFrame:
         }
         for a in container.networks
     ]
-    frame = pd.DataFrame(rows, columns=["network", "IP", "prefix", "gateway", "MAC"])
+    frame = LabTable(rows, columns=["network", "IP", "prefix", "gateway", "MAC"])
     frame["prefix"] = _dash_missing(frame["prefix"])
     return frame
 
@@ -146,7 +191,7 @@ def probe_table(results: Iterable[ProbeResult]) -> pd.DataFrame:
         }
         for r in results
     ]
-    frame = pd.DataFrame(
+    frame = LabTable(
         rows, columns=["via", "target", "outcome", "HTTP", "ms", "Server IP", "client seen", "note"]
     )
     frame["HTTP"] = _dash_missing(frame["HTTP"])

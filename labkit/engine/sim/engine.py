@@ -20,6 +20,8 @@ from labkit import app, host
 from labkit.engine._checks import (
     PREDEFINED_NETWORKS,
     already_connected,
+    check_gateway,
+    check_labels,
     check_name,
     check_ports,
     check_subnet,
@@ -303,6 +305,7 @@ class SimulatedEngine:
     ) -> Container:
         check_name(name)
         specs = check_ports(ports)
+        labels = check_labels(labels)
         with self._lock:
             self._check_open()
             # The engine's order: the image, then the name, then the network.
@@ -725,7 +728,8 @@ class SimulatedEngine:
             self._forget(rec)
             self._emit(rec, "destroy")
 
-    def exec(self, ref: str, command: Sequence[str]) -> ExecResult:
+    def exec(self, ref: str, command: Sequence[str], *, timeout: float = 10.0) -> ExecResult:
+        # ``timeout`` is the protocol's bound; modelled commands end at once.
         with self._lock:
             self._check_open()
             rec = self._find(ref)
@@ -787,6 +791,7 @@ class SimulatedEngine:
         check_name(name, "network")
         subnet = check_subnet(subnet)
         options = routing.check_network_options(options or {}, self.generation)
+        gateway = check_gateway(gateway, subnet)
         with self._lock:
             self._check_open()
             if name in PREDEFINED_NETWORKS:

@@ -13,6 +13,7 @@ import errno
 import socket
 from collections.abc import Callable, Sequence
 
+from labkit.engine._checks import ephemeral_port_failed
 from labkit.errors import PortInUse
 
 __all__ = ["PORT_RANGE_FILE", "FALLBACK_RANGE", "read_port_range", "port_is_free", "PortAllocator"]
@@ -23,6 +24,9 @@ FALLBACK_RANGE = (32768, 60999)
 
 # (port, protocol, host IP) -> may the allocator hand this port out?
 Probe = Callable[[int, str, str], bool]
+# Engine 20.10 tries an ephemeral port this many times (its bridge driver's
+# maxAllocatePortAttempts) before it gives up on publishing.
+BIND_ATTEMPTS = 10
 
 
 def read_port_range(path: str | None = None) -> tuple[int, int]:
@@ -112,9 +116,19 @@ class PortAllocator:
         key = (host_ip or "0.0.0.0", protocol)
         start = self._last.get(key, high) - low
         check = probe or self.probe
+        failed = 0
         for step in range(1, size + 1):
             port = low + (start + step) % size
+            if key[0] in self._held.get((protocol, port), ()):
+                continue  # this host IP's own allocator knows the port is given
+            # The allocator keeps one map per host IP: a port held on another address looks free
+            # to it, and the engine only learns otherwise when the bind fails. It then moves on,
+            # and gives up after BIND_ATTEMPTS failed binds in a row.
             if self._taken(host_ip, port, protocol) or not check(port, protocol, key[0]):
+                failed += 1
+                self._last[key] = port
+                if failed >= BIND_ATTEMPTS:
+                    raise ephemeral_port_failed(key[0], port)
                 continue
             self._hold(host_ip, port, protocol)
             self._last[key] = port
