@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 
 from labkit.engine.sim.ipam import AddressPool
 
-__all__ = ["NetworkRec", "EndpointRec", "ContainerRec", "now_iso", "ZERO_TIME"]
+__all__ = [
+    "NetworkRec",
+    "EndpointRec",
+    "ContainerRec",
+    "ExecRec",
+    "LogLine",
+    "now_iso",
+    "ZERO_TIME",
+]
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -59,6 +67,15 @@ class EndpointRec:
     dev: str = ""  # its name in the container: eth0, eth1, ... in the order they were made
 
 
+@dataclass(frozen=True)
+class LogLine:
+    """One write of a container's PID 1, as `docker logs` replays it."""
+
+    stream: int  # 1 stdout, 2 stderr (the attach protocol's stream numbers)
+    time: float
+    text: str
+
+
 @dataclass
 class ContainerRec:
     id: str
@@ -88,6 +105,13 @@ class ContainerRec:
     # The network whose endpoint carries the published ports (the engine's gateway endpoint).
     port_network: str = ""
     next_dev: int = 0  # the N of the next ethN; the engine counts up until the next start
+    # What the Engine API adds to the model: `docker run --rm`, `-it`, `logs` and `wait`.
+    auto_remove: bool = False
+    tty: bool = False
+    open_stdin: bool = False
+    logs: list[LogLine] = field(default_factory=list)  # what PID 1 wrote, oldest first
+    exits: int = 0  # how many times it has exited (for `wait?condition=next-exit`)
+    removed: bool = False
 
     @property
     def running(self) -> bool:
@@ -96,3 +120,18 @@ class ContainerRec:
     @property
     def short_id(self) -> str:
         return self.id[:12]
+
+
+@dataclass
+class ExecRec:
+    """One `docker exec`: created, then started once; its exit code stays readable after."""
+
+    id: str
+    container_id: str
+    argv: list[str]
+    tty: bool = False
+    stdin: bool = False
+    running: bool = False
+    started: bool = False
+    exit_code: int | None = None
+    pid: int = 0
