@@ -121,7 +121,7 @@ def _describe_simulated(
     return EngineInfo(
         kind="sim",
         version=number,
-        description=f"labkit's simulated Docker engine (models Engine {number}, one per user)",
+        description=f"Simulated Docker engine (labkit's model of Engine {number}, one per user)",
         local=True,
         host="127.0.0.1",
         bridge_name=(bridge.get("Options") or {}).get("com.docker.network.bridge.name", "docker0"),

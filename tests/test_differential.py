@@ -289,11 +289,12 @@ def scenario(engine) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def both(request):
-    # Module scope (the scenario runs once per engine), so the simulator is made here.
-    from labkit.engine.sim import SimulatedEngine
+    # Module scope (the scenario runs once per engine): the simulator as labkit reaches it,
+    # DockerEngine over the session's daemon, like the real engine.
+    from labkit.engine.docker import DockerEngine
 
     docker_engine = request.getfixturevalue("docker_engine")
-    sim = SimulatedEngine(reason="differential test")
+    sim = DockerEngine(base_url=request.getfixturevalue("sim_daemon"))
     try:
         yield scenario(sim), scenario(docker_engine)
     finally:

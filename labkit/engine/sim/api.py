@@ -31,6 +31,7 @@ labkit's extension, for what the Engine API cannot carry (unversioned, under ``/
 from __future__ import annotations
 
 import errno
+import fcntl
 import json
 import logging
 import os
@@ -73,6 +74,7 @@ _SERVED = (
     "networks, events, version, info and the lab image labkit/lab-app:1"
 )
 _POLLRDHUP = getattr(select, "POLLRDHUP", 0x2000)
+_SIOCOUTQ = 0x5411  # bytes sent on a socket that its peer has not read yet (Linux)
 log = logging.getLogger("labkit.sim")
 
 Json = dict[str, Any]
@@ -154,6 +156,22 @@ def _peer_gone(sock: socket.socket, *, eof_is_gone: bool) -> bool:
         except OSError:
             return True
     return False
+
+
+def _wait_until_read(sock: socket.socket, limit: float = 0.5) -> None:
+    """Wait (bounded) until the client has read everything sent so far. docker-py parses the
+    101 headers through a buffered reader, then reads the stream from the socket beneath it:
+    output that arrived together with the headers would be lost in that buffer. dockerd gets
+    away with it because a process takes a moment to start; the model answers at once."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            unread = struct.unpack("i", fcntl.ioctl(sock.fileno(), _SIOCOUTQ, b"\0\0\0\0"))[0]
+        except OSError:
+            return
+        if unread <= 0:
+            return
+        time.sleep(0.001)
 
 
 class ApiServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -435,6 +453,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.settimeout(None)
         self.connection.sendall(head.encode())
         self.close_connection = True
+        _wait_until_read(self.connection)
         return self.connection
 
     def _out(self, sock: socket.socket, data: bytes, *, tty: bool, stream: int = 1) -> None:

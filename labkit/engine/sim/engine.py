@@ -783,7 +783,7 @@ class SimulatedEngine:
             for old in finished[: max(0, len(finished) - _EXECS)]:
                 del self.exec_recs[old]
             self.exec_recs[job.id] = job
-            self._emit(rec, f"exec_create: {' '.join(argv)}", execID=job.id)
+            self._emit(rec, f"exec_create: {_shown(argv)}", execID=job.id)
             return job.id
 
     def exec_start(self, exec_id: str) -> ExecResult:
@@ -791,7 +791,7 @@ class SimulatedEngine:
         with self._lock:
             job, rec = self._begin_exec(exec_id)
             result = run_command(rec, job.argv, self)
-            self.exec_end(exec_id, result.exit_code)
+            self.exec_end(exec_id, result.exit_code, died=not missing_program(job.argv))
             return result
 
     def _begin_exec(self, exec_id: str) -> tuple[ExecRec, ContainerRec]:
@@ -808,7 +808,7 @@ class SimulatedEngine:
             )
             raise error.answering(409, error.why)
         job.started, job.running, job.pid = True, True, next(self._pids)
-        self._emit(rec, f"exec_start: {' '.join(job.argv)}", execID=job.id)
+        self._emit(rec, f"exec_start: {_shown(job.argv)}", execID=job.id)
         return job, rec
 
     def exec_session(self, exec_id: str) -> tuple[ExecRec, Callable[[str], ExecResult]]:
@@ -825,14 +825,16 @@ class SimulatedEngine:
 
         return job, run_line
 
-    def exec_end(self, exec_id: str, exit_code: int) -> None:
+    def exec_end(self, exec_id: str, exit_code: int, *, died: bool = True) -> None:
+        """The exec ended with ``exit_code``; ``died``: it ran (an exec whose program is not
+        in the image never starts, and the engine reports no exec_die for it)."""
         with self._lock:
             job = self.exec_recs.get(exec_id)
             if job is None or job.exit_code is not None:
                 return
             job.running, job.exit_code = False, exit_code
             rec = self.container_recs.get(job.container_id)
-            if rec is not None:
+            if rec is not None and died:
                 self._emit(rec, "exec_die", execID=exec_id, exitCode=str(exit_code))
 
     def _find_exec(self, exec_id: str) -> ExecRec:
@@ -1262,6 +1264,12 @@ def _all_match(labels: Mapping[str, str], wanted: Mapping[str, str]) -> bool:
 
 def _is_ipv6(host_ip: str) -> bool:
     return ":" in host_ip
+
+
+def _shown(argv: Sequence[str]) -> str:
+    """An exec's command in its events: the program, a space, its arguments (so a bare
+    `hostname` shows as 'hostname ', as the engine writes it)."""
+    return f"{argv[0]} {' '.join(argv[1:])}"
 
 
 def _port_failure(rec: ContainerRec, why: str) -> str:

@@ -200,7 +200,13 @@ def container_summary(data: Mapping[str, Any], now: float) -> Json:
         "State": data["State"]["Status"],
         "Status": status_text(data["State"], now),
         "HostConfig": {"NetworkMode": data["HostConfig"]["NetworkMode"]},
-        "NetworkSettings": {"Networks": dict(settings.get("Networks") or {})},
+        # The list endpoint's endpoints carry no aliases (the engine lists from a snapshot).
+        "NetworkSettings": {
+            "Networks": {
+                name: {**ep, "Aliases": None}
+                for name, ep in (settings.get("Networks") or {}).items()
+            }
+        },
         "Mounts": [],
     }
 
