@@ -164,6 +164,9 @@ _RULES = [
 ]
 
 
+_STAMP = re.compile(r"\b\d{10}\.\d{3}\b")  # --since and --until
+
+
 def normalise(text: str, run: Run) -> str:
     text = text.replace(run.tag, "T")
     for pattern, placeholder in _RULES:
@@ -172,4 +175,7 @@ def normalise(text: str, run: Run) -> str:
 
 
 def transcript(run: Run) -> list[tuple[str, int, str, str]]:
-    return [(s.command, s.code, normalise(s.out, run), normalise(s.err, run)) for s in run.steps]
+    return [
+        (_STAMP.sub("<stamp>", s.command), s.code, normalise(s.out, run), normalise(s.err, run))
+        for s in run.steps
+    ]

@@ -1,5 +1,7 @@
-"""The simulated engine: Docker Engine 20.10 modelled in-process, labkit's embedded default where
-no engine answers (Binder, locked-down laptops). See ``SimulatedEngine``."""
+"""The simulated engine, where no engine answers (Binder, locked-down laptops): ``SimulatedEngine``
+models Docker Engine in memory; ``api`` serves it as Docker's Engine API on a unix socket and
+``daemon`` runs that server as one process per user (``labkit sim``). Clients reach it through
+``labkit.engine.docker.DockerEngine``, as they reach a real engine."""
 
 from labkit.engine.sim.engine import SimulatedEngine
 

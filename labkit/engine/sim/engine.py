@@ -1,6 +1,7 @@
-"""SimulatedEngine: Docker Engine 20.10 modelled in-process, for Binder and machines without an
-engine. State lives in memory for the kernel's life; published app ports listen for real on
-127.0.0.1; bridge addresses are answered by the model (``model_http``)."""
+"""SimulatedEngine: Docker Engine 20.10 modelled in memory, for Binder and machines without an
+engine. The ``labkit sim`` daemon holds one and serves it as the Engine API (``api.py``); state
+lives for the daemon's life; published app ports listen for real on 127.0.0.1; bridge addresses
+are answered by the model (``model_http``)."""
 
 from __future__ import annotations
 
