@@ -224,6 +224,14 @@ def bench_notebooks(engine_kind: str, namespace: str) -> Figure | None:
     )
 
 
+def _simulator_figures(repeats: int, quick: bool, real: bool) -> list[Figure]:
+    """The simulator daemon's figures (labkit.bench_sim): CLI ratios against the real engine."""
+    from labkit.bench_sim import bench_simulator
+
+    real_host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock") if real else None
+    return bench_simulator(repeats, quick=quick, real_host=real_host)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -256,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         figures.append(bench_import(repeats))
         figures += bench_topology([10, 100, 200] if not args.quick else [10, 50], repeats)
         figures.append(bench_sim_cycles(100 if args.quick else 1000))
+        figures += _simulator_figures(repeats, args.quick, real)
         if not args.quick:
             for kind in ["sim", "docker"] if real else ["sim"]:
                 nb = bench_notebooks(kind, lab.namespace)

@@ -1,5 +1,5 @@
 """The ``labkit`` command: ``tour`` (the lab's first steps in a terminal), ``doctor``, ``cleanup``,
-``labhosts``, ``engine``."""
+``labhosts``, ``engine``, ``sim`` (the simulated engine's daemon)."""
 
 from __future__ import annotations
 
@@ -41,11 +41,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser(
         "bench", help="labkit's speed against the docker CLI, as ratios (--quick, --json)"
     )
+    sub.add_parser("sim", help="the simulated engine's daemon: start | status | stop | reset")
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["bench"]:  # the benchmark parses its own options
         from labkit.bench import main as bench_main
 
         return bench_main(argv[1:])
+    if argv[:1] == ["sim"]:  # the simulator's daemon parses its own (labkit.engine.sim.daemon)
+        from labkit.engine.sim.daemon import main as sim_main
+
+        return sim_main(argv[1:])
     args = parser.parse_args(argv)
     try:
         return {

@@ -28,6 +28,8 @@ the notebook layer shows only the message.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 __all__ = [
     "LabkitError",
     "EngineUnavailable",
@@ -56,15 +58,27 @@ class EngineWarning(UserWarning):
     """Something the engine warns about and then does anyway (the docker CLI's "WARNING:")."""
 
 
+_E = TypeVar("_E", bound="LabkitError")
+
+
 class LabkitError(Exception):
     """Base of every error labkit raises.
 
     ``what`` names the failure and the object; ``why`` explains it; ``fix`` says what to do.
+    ``reply`` is what a Docker daemon answers for the same failure, (HTTP status, message): the
+    simulator's API server sends exactly that, so the docker CLI prints Docker's own words.
     """
+
+    reply: tuple[int, str] | None = None
 
     def __init__(self, what: str, why: str = "", fix: str = "") -> None:
         self.what, self.why, self.fix = what, why, fix
         super().__init__(self.message)
+
+    def answering(self: _E, status: int, message: str) -> _E:
+        """This error, carrying the daemon's answer for it (see ``reply``)."""
+        self.reply = (status, message)
+        return self
 
     @property
     def message(self) -> str:

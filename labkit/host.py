@@ -27,11 +27,14 @@ __all__ = [
     "browser_url",
     "default_gateway",
     "DEFAULT_PORT_RANGE",
+    "SIMULATED_LABEL",
 ]
 
 # The kernel's default ephemeral range; Docker falls back to it too when /proc cannot be read.
 DEFAULT_PORT_RANGE = (32768, 60999)
 _PROC = Path("/proc/sys/net/ipv4")
+# What labkit's simulated engine lists in `docker info`'s Labels (labkit.engine.sim.wire).
+SIMULATED_LABEL = "labkit.simulated=true"
 
 
 def read_ip_forward(proc: Path = _PROC) -> bool | None:
@@ -73,7 +76,10 @@ def is_local_url(url: str) -> bool:
 def describe_docker(
     url: str, version: Mapping[str, Any], details: Mapping[str, Any], bridge: Mapping[str, Any]
 ) -> EngineInfo:
-    """EngineInfo for a real engine from its version, info and `bridge` network inspect."""
+    """EngineInfo for an engine from its version, info and `bridge` network inspect (a real
+    engine, or labkit's simulator, which says so in its info's Labels)."""
+    if SIMULATED_LABEL in (details.get("Labels") or []):
+        return _describe_simulated(version, details, bridge)
     local = is_local_url(url)
     components = " ".join(c.get("Name", "") for c in version.get("Components") or [])
     os_name = str(details.get("OperatingSystem", ""))
@@ -105,6 +111,36 @@ def describe_docker(
         bridge_reachable=reachable,
         bridge_reason=reason,
         simulated=False,
+    )
+
+
+def _describe_simulated(
+    version: Mapping[str, Any], details: Mapping[str, Any], bridge: Mapping[str, Any]
+) -> EngineInfo:
+    labels = dict(str(label).partition("=")[::2] for label in details.get("Labels") or [])
+    low, _, high = labels.get("labkit.port_range", "").partition("-")
+    ports = (int(low), int(high)) if low.isdigit() and high.isdigit() else DEFAULT_PORT_RANGE
+    config = ((bridge.get("IPAM") or {}).get("Config") or [{}])[0] or {}
+    subnet = config.get("Subnet", "")
+    gateway = config.get("Gateway") or default_gateway(subnet, "bridge")
+    prefix = subnet.split("/")[1] if "/" in subnet else ""
+    number = str(version.get("Version", "?"))
+    return EngineInfo(
+        kind="sim",
+        version=number,
+        description=f"Simulated Docker engine (labkit's model of Engine {number}, one per user)",
+        local=True,
+        host="127.0.0.1",
+        bridge_name=(bridge.get("Options") or {}).get("com.docker.network.bridge.name", "docker0"),
+        bridge_address=f"{gateway}/{prefix}" if gateway and prefix else gateway,
+        ip_forward=bool(details.get("IPv4Forwarding", True)),
+        port_range=ports,
+        bridge_reachable=True,
+        bridge_reason=(
+            "the bridge is modelled: probes of container IPs are answered by the simulator, "
+            "published ports are real listeners on 127.0.0.1"
+        ),
+        simulated=True,
     )
 
 

@@ -74,11 +74,37 @@ def docker_engine():
     engine.close()
 
 
-@pytest.fixture
-def sim_engine():
-    from labkit.engine.sim import SimulatedEngine
+@pytest.fixture(scope="session", autouse=True)
+def sim_socket(tmp_path_factory):
+    """The session's own simulator socket (LABKIT_SIM_SOCKET, inherited by the labkit commands
+    tests run): tests never touch the user's simulator. A daemon started there is stopped."""
+    from labkit.engine.sim import daemon
 
-    engine = SimulatedEngine(reason="tests")
+    path = tmp_path_factory.mktemp("sim") / "sim.sock"
+    before = os.environ.get("LABKIT_SIM_SOCKET")
+    os.environ["LABKIT_SIM_SOCKET"] = str(path)
+    yield path
+    daemon.stop(path, say=lambda line: None)
+    if before is None:
+        os.environ.pop("LABKIT_SIM_SOCKET", None)
+    else:
+        os.environ["LABKIT_SIM_SOCKET"] = before
+
+
+@pytest.fixture(scope="session")
+def sim_daemon(sim_socket):
+    """labkit's simulator as a daemon of this test session: its Engine API URL."""
+    from labkit.engine.sim import daemon
+
+    return daemon.ensure(sim_socket).url
+
+
+@pytest.fixture
+def sim_engine(sim_daemon):
+    """The simulator as labkit reaches it: DockerEngine over the Engine API, like a real one."""
+    from labkit.engine.docker import DockerEngine
+
+    engine = DockerEngine(base_url=sim_daemon)
     yield engine
     engine.close()
 

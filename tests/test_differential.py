@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import os
 import re
 import time
 from collections.abc import Callable
@@ -368,18 +369,30 @@ def scenario(engine) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def both(request):
-    # Module scope (the scenario runs once per engine), so the simulator is made here, for
-    # the real engine's generation.
-    from labkit.engine.sim import SimulatedEngine
+    # Module scope (the scenario runs once per engine): the simulator as labkit reaches it,
+    # DockerEngine over a daemon of its own that models the real engine's generation.
+    from labkit.engine.docker import DockerEngine
+    from labkit.engine.sim import daemon
 
     docker_engine = request.getfixturevalue("docker_engine")
     generation = docker_engine.info().generation
-    sim = SimulatedEngine(reason="differential test", generation=generation)
+    path = request.getfixturevalue("tmp_path_factory").mktemp("simdiff") / "sim.sock"
+    before = os.environ.get("LABKIT_SIM_VERSION")
+    os.environ["LABKIT_SIM_VERSION"] = generation.value  # the daemon inherits it
+    try:
+        url = daemon.ensure(path, say=lambda line: None).url
+    finally:
+        if before is None:
+            os.environ.pop("LABKIT_SIM_VERSION", None)
+        else:
+            os.environ["LABKIT_SIM_VERSION"] = before
+    sim = DockerEngine(base_url=url)
     try:
         assert sim.info().generation is generation
         yield generation, scenario(sim), scenario(docker_engine)
     finally:
         sim.close()
+        daemon.stop(path, say=lambda line: None)
 
 
 ASPECTS = [

@@ -1,4 +1,8 @@
-"""Input checks both engines run before touching anything, so both raise the same errors."""
+"""Input checks both engines run before touching anything, so both raise the same errors.
+
+Each error also carries what Docker Engine 20.10 answers for it (``LabkitError.reply``: the
+HTTP status and message, measured on the engine), which the simulator's API server sends.
+"""
 
 from __future__ import annotations
 
@@ -59,7 +63,7 @@ def no_such_container(ref: str) -> ContainerNotFound:
         f"No container {ref!r}",
         "the engine has no container of that name or ID (it may have been removed)",
         "list them with `docker ps -a`, or start it again with lab.start_app()",
-    )
+    ).answering(404, f"No such container: {ref}")
 
 
 def no_such_network(ref: str) -> NetworkNotFound:
@@ -67,7 +71,7 @@ def no_such_network(ref: str) -> NetworkNotFound:
         f"No network {ref!r}",
         "the engine has no network of that name or ID",
         "list them with `docker network ls` (labkit: lab.networks())",
-    )
+    ).answering(404, f"network {ref} not found")
 
 
 def no_such_program(container: str, program: str) -> InvalidInput:
@@ -76,6 +80,10 @@ def no_such_program(container: str, program: str) -> InvalidInput:
         f"Cannot start {container!r}: the image has no program {program!r}",
         "the lab image is built from scratch with busybox alone; its programs are busybox applets",
         "run the applet through busybox, e.g. command=['/bin/busybox', 'sleep', '3600']",
+    ).answering(
+        400,
+        "failed to create shim task: OCI runtime create failed: runc create failed: unable to "
+        f'start container process: exec: "{program}": executable file not found in $PATH: unknown',
     )
 
 
@@ -85,14 +93,27 @@ def predefined_network(name: str, action: str) -> InvalidInput:
         f"{name!r} is one of the engine's own networks and cannot be {action}",
         "bridge, host and none exist on every Docker engine, made by the engine itself",
         "create and remove networks of your own, e.g. lab.create_network('labnet')",
+    ).answering(
+        403,
+        f"{name} is a pre-defined network and cannot be removed"
+        if action == "removed"
+        else f"operation is not permitted on predefined {name} network ",
     )
 
 
-def name_in_use(kind: str, name: str) -> NameInUse:
-    return NameInUse(
+def name_in_use(kind: str, name: str, holder: str = "") -> NameInUse:
+    """``holder``: the ID of the container that has the name (the daemon's message names it)."""
+    error = NameInUse(
         f"The {kind} name {name!r} is already in use",
         "names are unique on an engine",
         f"remove the old {kind} (lab.cleanup()) or choose another name",
+    )
+    if kind == "network":
+        return error.answering(409, f"network with name {name} already exists")
+    return error.answering(
+        409,
+        f'Conflict. The container name "/{name}" is already in use by container "{holder}". '
+        "You have to remove (or rename) that container to be able to reuse that name.",
     )
 
 
@@ -101,31 +122,35 @@ def already_connected(container: str, network: str) -> Conflict:
         f"{container!r} is already connected to {network!r}",
         "a container joins a network once",
         "nothing to do: it is already there (see lab.container(...).networks)",
-    )
+    ).answering(403, f"endpoint with name {container} already exists in network {network}")
 
 
-def not_connected(container: str, network: str) -> InvalidInput:
+def not_connected(container: str, network: str, container_id: str = "") -> InvalidInput:
     return InvalidInput(
         f"{container!r} is not connected to {network!r}",
         "there is nothing to disconnect",
         "see lab.container(...).networks",
-    )
+    ).answering(500, f"container {container_id or container} is not connected to network {network}")
 
 
-def network_in_use(network: str, members: str = "") -> NetworkInUse:
+def network_in_use(network: str, members: str = "", network_id: str = "") -> NetworkInUse:
     return NetworkInUse(
         f"Network {network!r} still has containers attached" + (f" ({members})" if members else ""),
         "the engine refuses to remove a network in use",
         "disconnect or remove its containers first (lab.disconnect(...))",
+    ).answering(
+        403,
+        f"error while removing network: network {network} id {network_id or network} has "
+        "active endpoints",
     )
 
 
-def not_running(container: str) -> ContainerNotRunning:
+def not_running(container: str, container_id: str = "") -> ContainerNotRunning:
     return ContainerNotRunning(
         f"Container {container!r} is not running",
         "commands and probes need a running container",
         "start it again (lab.start(...)) and look at its logs if it keeps exiting",
-    )
+    ).answering(409, f"Container {container_id or container} is not running")
 
 
 def subnet_overlaps(network: str) -> Conflict:
@@ -133,7 +158,7 @@ def subnet_overlaps(network: str) -> Conflict:
         f"The subnet for {network!r} overlaps a network that exists",
         "two networks on one host cannot share addresses",
         "choose another subnet (e.g. 172.30.0.0/16), or none and let the engine pick",
-    )
+    ).answering(403, "Pool overlaps with other one on this address space")
 
 
 def none_and_another(container: str) -> InvalidInput:
@@ -141,14 +166,26 @@ def none_and_another(container: str) -> InvalidInput:
         f"{container!r} cannot be on the none network and another network at once",
         "`none` means loopback only: no interface to share",
         "run the container on bridge or a user-defined network instead",
+    ).answering(
+        400,
+        "container cannot be connected to multiple networks with one of the networks in private "
+        "(none) mode",
     )
 
 
-def host_network_is_fixed(container: str) -> InvalidInput:
+def host_network_is_fixed(container: str, *, joining_other: bool = False) -> InvalidInput:
+    """``joining_other``: a host-network container asked to join another network (the daemon
+    words that case apart)."""
     return InvalidInput(
         f"{container!r} cannot join or leave the host network",
         "a host-network container uses the host's own network stack, chosen at `docker run`",
         "run a new container with network='host' instead",
+    ).answering(
+        400,
+        "container sharing network namespace with another container or host cannot be connected "
+        "to any other network"
+        if joining_other
+        else "container cannot be disconnected from host network or connected to host network",
     )
 
 
@@ -218,6 +255,8 @@ def check_name(name: str, kind: str = "container") -> str:
             f"Invalid {kind} name {_shown(name)}",
             why,
             f"pick a name like 'myapp2' or 'labnet' for the {kind}",
+        ).answering(
+            400, f"Invalid {kind} name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )
     return name
 

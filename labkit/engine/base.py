@@ -1,8 +1,9 @@
 """The Engine protocol: what a lab needs from a container engine.
 
-Two implementations: ``DockerEngine`` (a real engine through the Docker SDK) and
-``SimulatedEngine`` (in-process, for Binder and machines without Docker). Everything above the
-engine — lab steps, probes, tables, diagrams, widgets, notebooks — is written once against this.
+``DockerEngine`` implements it over the Engine API, for a real dockerd and for labkit's simulator
+alike (``labkit sim``, which serves the API from ``SimulatedEngine``, the model; that model also
+implements this protocol in-process, for its own tests). Everything above the engine — lab
+steps, probes, tables, diagrams, widgets, notebooks — is written once against this.
 
 Container and network arguments (``ref``) accept a name or an ID, as the docker CLI does.
 Engines raise only ``labkit.errors`` types.
@@ -30,7 +31,9 @@ HOST_PORTS_DISCARDED = "Published ports are discarded when using host network mo
 
 @runtime_checkable
 class Engine(Protocol):
-    kind: str  # "docker" or "sim"
+    @property
+    def kind(self) -> str:
+        """``docker`` or ``sim`` (``info().kind``)."""
 
     def info(self) -> EngineInfo: ...
 
@@ -116,5 +119,10 @@ class Engine(Protocol):
     def model_http(self, host: str, port: int, path: str = "/") -> HttpReply | None:
         """Answer an HTTP GET to an address the engine models rather than routes (the
         simulator's bridge IPs). None means: use the real network."""
+
+    def host_command(self, argv: Sequence[str]) -> ExecResult:
+        """A command on the engine's host (``ip addr show docker0``, ``ip route``,
+        ``cat /proc/sys/net/ipv4/ip_forward``): for real where the engine is this machine's,
+        modelled on a simulated engine (``info().simulated``: the caller marks it SIMULATED)."""
 
     def close(self) -> None: ...

@@ -7,10 +7,13 @@ labkit error in ``_translate`` — the one boundary.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
+import shutil
 import signal
+import subprocess
 import threading
 import time
 import warnings
@@ -160,10 +163,10 @@ def _canonical(parsed: str) -> str:
 
 
 class DockerEngine:
-    """A real Docker engine. ``DockerEngine()`` follows DOCKER_HOST, TLS settings and the
-    current docker context, as the docker CLI does; ``base_url`` names one explicitly."""
-
-    kind = "docker"
+    """A Docker engine over its Engine API: a real dockerd, or labkit's simulator (which serves
+    the same API; ``info().simulated`` tells them apart). ``DockerEngine()`` follows
+    DOCKER_HOST, TLS settings and the current docker context, as the docker CLI does;
+    ``base_url`` names one explicitly."""
 
     def __init__(self, base_url: str | None = None, *, timeout: float = QUICK_TIMEOUT) -> None:
         self._base_url = base_url
@@ -174,6 +177,11 @@ class DockerEngine:
         self._info: EngineInfo | None = None
         self._image_labels: dict[str, dict[str, str]] = {}
         self._lab_context: tuple[bytes, str] | None = None  # the image's tar context and digest
+
+    @property
+    def kind(self) -> str:
+        """``docker`` or ``sim``, as ``info()`` says."""
+        return self.info().kind
 
     # -- the boundary -------------------------------------------------------------------------
 
@@ -703,10 +711,79 @@ class DockerEngine:
         return stream.close
 
     def model_http(self, host: str, port: int, path: str = "/") -> HttpReply | None:
-        return None  # a real engine's containers answer on the real network
+        """A real engine's containers answer on the real network (None). On the simulator,
+        labkit's API extension answers for the addresses it models (``GET /labkit/v1/http``,
+        documented in ``labkit.engine.sim.api``)."""
+        if not self.info().simulated:
+            return None
+        data = self._extension("GET", "/http", params={"host": host, "port": port, "path": path})
+        outcome = data.get("Outcome")
+        if outcome == "reply":
+            return HttpReply(int(data["Status"]), str(data["Body"]), float(data["LatencyMs"]))
+        if outcome == "refused":
+            raise ConnectionRefusedError(errno.ECONNREFUSED, f"Connection refused ({host}:{port})")
+        if outcome == "unreachable":
+            raise OSError(errno.EHOSTUNREACH, f"No route to host ({host})")
+        return None
+
+    def host_command(self, argv: Sequence[str]) -> ExecResult:
+        """A command on the engine's host (``ip addr show docker0``, ``ip route``,
+        ``cat /proc/sys/net/ipv4/ip_forward``): run for real on this machine when the engine
+        is local, on the simulated host when the engine is simulated (the caller marks that
+        SIMULATED). Raises InvalidInput for a remote engine, whose host is out of reach."""
+        words = [str(w) for w in argv]
+        info = self.info()
+        if info.simulated:
+            data = self._extension("POST", "/host/exec", json={"Cmd": words})
+            return ExecResult(int(data.get("ExitCode", -1)), str(data.get("Output", "")))
+        if not info.local:
+            raise InvalidInput(
+                f"Cannot run {' '.join(words)!r} on the engine's host",
+                f"the engine runs on another machine ({self.where})",
+                "run it there (for example over ssh)",
+            )
+        return _run_here(words)
+
+    def _extension(self, method: str, path: str, **kw: Any) -> dict:
+        """A call to labkit's extension of the Engine API (the simulator only)."""
+        api = self.client.api
+        with self._translate():
+            reply = api.request(
+                method, f"{api.base_url}/labkit/v1{path}", timeout=self._timeout, **kw
+            )
+        try:
+            data = reply.json()
+        except ValueError:
+            data = {}
+        if reply.status_code != 200 or not isinstance(data, dict):
+            message = data.get("message", reply.text) if isinstance(data, dict) else reply.text
+            raise InvalidInput(
+                "labkit's simulated engine refused the request",
+                str(message)[:200],
+                "`labkit sim status` shows the simulator; `labkit sim stop` then start it again",
+            )
+        return data
 
 
 # -- JSON → dataclasses ------------------------------------------------------------------------
+
+
+def _run_here(words: list[str]) -> ExecResult:
+    """A host command on this machine, bounded in time; a missing program answers as a shell
+    does (127)."""
+    if not words:
+        return ExecResult(1, "no command given\n")
+    search = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
+    program = shutil.which(words[0], path=search)
+    if program is None:
+        return ExecResult(127, f"{words[0]}: command not found\n")
+    try:
+        done = subprocess.run(
+            [program, *words[1:]], capture_output=True, text=True, timeout=10, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return ExecResult(124, f"{words[0]}: no answer within 10 s\n")
+    return ExecResult(done.returncode, done.stdout + done.stderr)
 
 
 def _image_missing(image: str) -> ImageNotFound:

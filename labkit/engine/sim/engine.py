@@ -1,7 +1,8 @@
-"""SimulatedEngine: Docker Engine 20.10 or 28 modelled in-process, for Binder and machines
-without an engine. State lives in memory for the kernel's life; published app ports listen for
-real on 127.0.0.1; bridge addresses are answered by the model (``model_http``), and requests
-routed from another host by ``routed_http`` (see ``labkit.engine.sim.routing``)."""
+"""SimulatedEngine: Docker Engine 20.10 or 28 modelled in memory, for Binder and machines
+without an engine. The ``labkit sim`` daemon holds one and serves it as the Engine API
+(``api.py``); state lives for the daemon's life; published app ports listen for real on
+127.0.0.1; bridge addresses are answered by the model (``model_http``), and requests routed from
+another host by ``routed_http`` (see ``labkit.engine.sim.routing``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import hashlib
 import ipaddress
 import itertools
 import random
+import re
 import socket
 import threading
 import time
@@ -40,7 +42,8 @@ from labkit.engine._checks import (
 from labkit.engine.base import HOST_PORTS_DISCARDED, LAB_IMAGE, PortSpec
 from labkit.engine.sim import inspect as raw
 from labkit.engine.sim import routing
-from labkit.engine.sim.events import EventBus
+from labkit.engine.sim.events import EventBus, as_model, container_event, network_event
+from labkit.engine.sim.hostcmd import run_host_command
 from labkit.engine.sim.ipam import (
     DEFAULT_BRIDGE_SUBNET,
     AddressPool,
@@ -50,8 +53,17 @@ from labkit.engine.sim.ipam import (
 )
 from labkit.engine.sim.listener import SERVED_PATHS, ListenerHub, not_found_page
 from labkit.engine.sim.ports import PortAllocator, port_is_free
-from labkit.engine.sim.shell import missing_program, pid1_exit_code, run_command
-from labkit.engine.sim.state import ZERO_TIME, ContainerRec, EndpointRec, NetworkRec, now_iso
+from labkit.engine.sim.shell import missing_program, pid1_result, run_command
+from labkit.engine.sim.state import (
+    ZERO_TIME,
+    ContainerRec,
+    EndpointRec,
+    ExecRec,
+    LogLine,
+    NetworkRec,
+    now_iso,
+)
+from labkit.engine.sim.terminal import is_interactive_shell
 from labkit.engine.sim.version import sim_generation
 from labkit.errors import (
     EngineUnavailable,
@@ -92,6 +104,18 @@ _BRIDGE_OPTIONS = {
     "com.docker.network.driver.mtu": "1500",
 }
 _FALLBACK_DNS = "8.8.8.8"  # what Docker writes when the host only has a local resolver
+_SIGNALS = {"HUP": 1, "INT": 2, "QUIT": 3, "KILL": 9, "USR1": 10, "USR2": 12, "TERM": 15}
+_LOG_LINES = 1000  # log writes kept per container
+_EXECS = 256  # finished execs kept for `GET /exec/{id}/json`
+# For the names the engine picks itself (`docker run --rm IMAGE` without --name).
+_ADJECTIVES = (
+    "brave calm eager fond gentle happy jolly keen lucid merry nifty quirky sharp swift tender "
+    "vivid wise zen"
+).split()
+_SURNAMES = (
+    "baran cerf davies hopper kahn lamport lovelace metcalfe perlman postel ritchie shannon "
+    "thompson turing"
+).split()
 
 
 class _LabImage:
@@ -157,11 +181,17 @@ class SimulatedEngine:
         self._host_ifindex = itertools.count(4)  # 28: host-side numbers (lo, NIC, docker0 first)
         self._seq = itertools.count(1)  # the order of joins and publishes (28's raw rules)
         self.container_recs: dict[str, ContainerRec] = {}
+        self.exec_recs: dict[str, ExecRec] = {}
+        # Container state changed (an exit, a removal): `wait` long-polls on it.
+        self._changes = threading.Condition(self._lock)
+        # Container ID -> functions that stream its output to `docker attach` clients.
+        self._attached: dict[str, list[Callable[[LogLine | None], None]]] = {}
         self.network_recs: dict[str, NetworkRec] = {}
         self._names: dict[str, str] = {}
         self._net_names: dict[str, str] = {}
         self.host_hostname = socket.gethostname() or "localhost"
         self.host_nameserver = _host_nameserver()
+        self.started = time.time()
         self._add_predefined()
 
     # -- setup ------------------------------------------------------------------------------
@@ -257,7 +287,7 @@ class SimulatedEngine:
             f"No image {image!r} on the engine",
             "the simulated engine has only the lab app image, and no registry can provide others",
             f"use the lab app image {LAB_IMAGE!r} (labkit builds it on first use)",
-        )
+        ).answering(404, f"No such image: {image}")
 
     # -- lookups ---------------------------------------------------------------------------
 
@@ -307,43 +337,20 @@ class SimulatedEngine:
         specs = check_ports(ports)
         labels = check_labels(labels)
         with self._lock:
-            self._check_open()
-            # The engine's order: the image, then the name, then the network.
-            self._check_image(image)
-            if name in self._names:
-                raise name_in_use("container", name)
-            mode = network or self.generation.default_network_mode
-            net = self._find_net(network) if network else self._find_net("bridge")
-            if net.driver == "host" and specs:
-                # The engine warns and ignores them; the Docker backend does not even send them.
-                warnings.warn(HOST_PORTS_DISCARDED, EngineWarning, stacklevel=2)
-                specs = {}
-            cid = new_id()
-            exposed = sorted({_APP_PORT, *specs}, key=lambda pp: f"{pp[0]}/{pp[1]}")
-            if net.driver == "host":
-                host_name = self.host_hostname
-            else:
-                host_name = hostname or cid[:12]
-            rec = ContainerRec(
-                id=cid,
+            rec, said = self._create(
+                image,
                 name=name,
-                image=image,
-                image_id=_LabImage.id(),
-                created=now_iso(time.time()),
-                labels=dict(labels or {}),
-                port_specs=specs,
-                exposed=exposed,
-                network_mode=mode,
+                specs=specs,
+                network=network,
+                labels=labels,
                 init=init,
-                cmd=list(command) if command else list(_APP_CMD),
-                hostname=host_name,
-                dns=list(dns) if dns else None,
+                command=command,
+                hostname=hostname,
+                dns=dns,
             )
-            aliases = [cid[:12]] if net.user_defined else None
-            rec.endpoints[net.id] = EndpointRec(net.id, aliases=aliases)
-            self.container_recs[cid] = rec
-            self._names[name] = cid
-            self._emit(rec, "create")
+            for text in said:
+                # The engine warns and ignores them; the Docker backend does not even send them.
+                warnings.warn(text, EngineWarning, stacklevel=2)
             try:
                 self._start(rec)
             except LabkitError:
@@ -355,13 +362,130 @@ class SimulatedEngine:
             self._settle_pid1(rec)
             return self._model(rec)
 
+    def create(
+        self,
+        image: str,
+        *,
+        name: str | None = None,
+        ports: Mapping[str, PortSpec] | None = None,
+        network: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        init: bool = False,
+        command: Sequence[str] | None = None,
+        hostname: str | None = None,
+        dns: Sequence[str] | None = None,
+        auto_remove: bool = False,
+        tty: bool = False,
+        open_stdin: bool = False,
+    ) -> tuple[str, list[str]]:
+        """``docker create`` (``POST /containers/create``): the new container's ID and the
+        engine's warnings. Without a ``name`` the engine picks one, as Docker does."""
+        if name is not None:
+            check_name(name)
+        specs = check_ports(ports)
+        with self._lock:
+            rec, said = self._create(
+                image,
+                name=name,
+                specs=specs,
+                network=network,
+                labels=labels,
+                init=init,
+                command=command,
+                hostname=hostname,
+                dns=dns,
+            )
+            rec.auto_remove, rec.tty, rec.open_stdin = auto_remove, tty, open_stdin
+            return rec.id, said
+
+    def _create(
+        self,
+        image: str,
+        *,
+        name: str | None,
+        specs: dict[tuple[int, str], tuple[str, int | None]],
+        network: str | None,
+        labels: Mapping[str, str] | None,
+        init: bool,
+        command: Sequence[str] | None,
+        hostname: str | None,
+        dns: Sequence[str] | None,
+    ) -> tuple[ContainerRec, list[str]]:
+        self._check_open()
+        # The engine's order: the image, then the name, then the network.
+        self._check_image(image)
+        if name is None:
+            name = self._free_name()
+        if name in self._names:
+            raise name_in_use("container", name, self._names[name])
+        mode = network or self.generation.default_network_mode
+        net = self._find_net(network) if network else self._find_net("bridge")
+        said = []
+        if net.driver == "host" and specs:
+            said.append(HOST_PORTS_DISCARDED)
+            specs = {}
+        cid = new_id()
+        exposed = sorted({_APP_PORT, *specs}, key=lambda pp: f"{pp[0]}/{pp[1]}")
+        if net.driver == "host":
+            host_name = self.host_hostname
+        else:
+            host_name = hostname or cid[:12]
+        rec = ContainerRec(
+            id=cid,
+            name=name,
+            image=image,
+            image_id=_LabImage.id(),
+            created=now_iso(time.time()),
+            labels=dict(labels or {}),
+            port_specs=specs,
+            exposed=exposed,
+            network_mode=mode,
+            init=init,
+            cmd=list(command) if command else list(_APP_CMD),
+            hostname=host_name,
+            dns=list(dns) if dns else None,
+        )
+        aliases = [cid[:12]] if net.user_defined else None
+        rec.endpoints[net.id] = EndpointRec(net.id, aliases=aliases)
+        self.container_recs[cid] = rec
+        self._names[name] = cid
+        self._emit(rec, "create")
+        return rec, said
+
+    def _free_name(self) -> str:
+        """A name like the engine's own picks (adjective_surname), not yet in use."""
+        while True:
+            name = f"{random.choice(_ADJECTIVES)}_{random.choice(_SURNAMES)}"
+            if name not in self._names:
+                return name
+
     def _settle_pid1(self, rec: ContainerRec) -> None:
         """A command that ends at once (a lookup, a program the image lacks) takes its
-        container down with it, as on the engine, where it dies a moment after start."""
-        code = pid1_exit_code(rec, self)
-        if code is not None and rec.running:
-            self._halt(rec, code)
-            self._emit(rec, "die", exitCode=str(code))
+        container down with it, as on the engine, where it dies a moment after start; what
+        it printed stays in the container's logs."""
+        if rec.tty and rec.open_stdin and is_interactive_shell(rec.cmd):
+            return  # `docker run -it IMAGE sh`: the shell waits for its terminal
+        result = pid1_result(rec, self)
+        if result is None or not rec.running:
+            return
+        if result.output:
+            self._log(rec, 2 if result.exit_code == 127 else 1, result.output)
+        self._halt(rec, result.exit_code)
+        self._emit(rec, "die", exitCode=str(result.exit_code))
+        self._exited(rec)
+
+    def _exited(self, rec: ContainerRec) -> None:
+        """After PID 1 ended or a stop: `docker run --rm` removes its container."""
+        if rec.auto_remove and rec.id in self.container_recs:
+            self._forget(rec)
+            self._emit(rec, "destroy")
+
+    def _log(self, rec: ContainerRec, stream: int, text: str) -> None:
+        line = LogLine(stream, time.time(), text)
+        rec.logs.append(line)
+        del rec.logs[:-_LOG_LINES]
+        for deliver in self._attached.get(rec.id, ()):
+            deliver(line)
 
     def _serves_app(self, rec: ContainerRec) -> bool:
         # On `none` too: the app listens on the loopback, the one interface there is.
@@ -380,7 +504,7 @@ class SimulatedEngine:
                     f"Container {rec.name!r} cannot start: its network is gone",
                     f"network {net_id[:12]} was removed while the container was stopped",
                     "disconnect it (lab.disconnect(...)) or remove and run it again",
-                )
+                ).answering(404, f"network {net_id} not found")
         taken: list[tuple[EndpointRec, NetworkRec]] = []
         rec.next_dev = 0
         rec.next_ifindex = 2
@@ -471,6 +595,7 @@ class SimulatedEngine:
             ep.dev = f"eth{rec.next_dev}"
             rec.next_dev += 1
         net.members[rec.id] = None
+        self._events.emit(network_event("connect", net.id, net.name, net.driver, rec.id))
 
     def _gateway_network(self, rec: ContainerRec) -> str:
         """The engine's gateway endpoint: of the networks with an address, the first by name.
@@ -552,8 +677,10 @@ class SimulatedEngine:
                 exc.strerror or str(exc),
                 "remove containers you no longer need (lab.cleanup()) and try again",
             ) from exc
-        except LabkitError:
+        except LabkitError as exc:
             self._unpublish(rec, bindings, proto)
+            if isinstance(exc, PortInUse) and exc.reply is None:
+                exc.answering(500, _port_failure(rec, exc.why))
             raise
         return bindings
 
@@ -595,7 +722,8 @@ class SimulatedEngine:
         if net.pool is not None and ep.ip is not None:
             net.pool.release(ep.ip)
         ep.ip, ep.mac, ep.endpoint_id, ep.ifindex, ep.dev = None, "", "", 0, ""
-        net.members.pop(rec.id, None)
+        if net.members.pop(rec.id, "gone") is None:
+            self._events.emit(network_event("disconnect", net.id, net.name, net.driver, rec.id))
 
     def _halt(self, rec: ContainerRec, exit_code: int) -> None:
         """Everything a stop undoes: listeners and host ports, addresses, the process."""
@@ -616,6 +744,10 @@ class SimulatedEngine:
         rec.status = "exited"
         rec.exit_code = exit_code
         rec.pid = 0
+        rec.exits += 1
+        for deliver in self._attached.pop(rec.id, ()):
+            deliver(None)  # the attach stream ends with the process
+        self._changes.notify_all()
         rec.finished_at = now_iso(time.time())
 
     def _forget(self, rec: ContainerRec) -> None:
@@ -627,6 +759,10 @@ class SimulatedEngine:
                 net.members.pop(rec.id, None)
         self.container_recs.pop(rec.id, None)
         self._names.pop(rec.name, None)
+        for exec_id in [e.id for e in self.exec_recs.values() if e.container_id == rec.id]:
+            del self.exec_recs[exec_id]
+        rec.removed = True
+        self._changes.notify_all()
 
     def _graceful(self, rec: ContainerRec) -> bool:
         """Whether PID 1 honours SIGTERM: docker-init does; busybox httpd as PID 1 does not,
@@ -698,6 +834,7 @@ class SimulatedEngine:
             rec = self._find(ref)
             if rec.running:  # stopping a stopped container is a no-op (HTTP 304)
                 self._stop_locked(rec, self._graceful(rec))
+                self._exited(rec)
             return self._model(rec)
 
     def start(self, ref: str) -> Container:
@@ -716,12 +853,13 @@ class SimulatedEngine:
             rec = self._find(ref)
             if rec.running:
                 if not force:
-                    raise InvalidInput(
+                    error = InvalidInput(
                         f"Container {rec.name!r} is running",
                         f"You cannot remove a running container {rec.id}. Stop the container "
                         "before attempting removal or force remove",
                         "stop it first (lab.stop(...)), or remove with force=True",
                     )
+                    raise error.answering(409, error.why)
                 self._emit(rec, "kill", signal="9")
                 self._halt(rec, 137)
                 self._emit(rec, "die", exitCode="137")
@@ -731,24 +869,193 @@ class SimulatedEngine:
     def exec(self, ref: str, command: Sequence[str], *, timeout: float = 10.0) -> ExecResult:
         # ``timeout`` is the protocol's bound; modelled commands end at once.
         with self._lock:
+            return self.exec_start(self.exec_create(ref, command))
+
+    def exec_create(
+        self, ref: str, command: Sequence[str], *, tty: bool = False, stdin: bool = False
+    ) -> str:
+        """``POST /containers/{id}/exec``: the exec's ID; it runs at ``exec_start``."""
+        with self._lock:
             self._check_open()
             rec = self._find(ref)
             if not rec.running:
-                raise not_running(ref)
+                raise not_running(ref, rec.id)
             argv = [str(part) for part in (command or ())]
             if not argv or not argv[0]:
                 raise InvalidInput(
                     f"No command to run in {rec.name!r}",
                     "No exec command specified",
                     "pass a command as a list, e.g. ['/bin/busybox', 'hostname']",
-                )
-            exec_id = new_id()
-            shown = " ".join(argv)
-            self._emit(rec, f"exec_create: {shown}", execID=exec_id)
-            self._emit(rec, f"exec_start: {shown}", execID=exec_id)
-            result = run_command(rec, argv, self)
-            self._emit(rec, "exec_die", execID=exec_id, exitCode=str(result.exit_code))
+                ).answering(400, "No exec command specified")
+            job = ExecRec(new_id(), rec.id, argv, tty=tty, stdin=stdin)
+            finished = [e.id for e in self.exec_recs.values() if e.exit_code is not None]
+            for old in finished[: max(0, len(finished) - _EXECS)]:
+                del self.exec_recs[old]
+            self.exec_recs[job.id] = job
+            self._emit(rec, f"exec_create: {_shown(argv)}", execID=job.id)
+            return job.id
+
+    def exec_start(self, exec_id: str) -> ExecResult:
+        """Run a created exec to its end (a command, or a shell that reads no terminal)."""
+        with self._lock:
+            job, rec = self._begin_exec(exec_id)
+            result = run_command(rec, job.argv, self)
+            self.exec_end(exec_id, result.exit_code, died=not missing_program(job.argv))
             return result
+
+    def _begin_exec(self, exec_id: str) -> tuple[ExecRec, ContainerRec]:
+        self._check_open()
+        job = self._find_exec(exec_id)
+        rec = self.container_recs.get(job.container_id)
+        if rec is None or not rec.running:
+            raise not_running(job.container_id, job.container_id)
+        if job.started:
+            error = InvalidInput(
+                "This exec was started already",
+                f"Error: Exec command {exec_id} has already run",
+                "create a new exec for each command",
+            )
+            raise error.answering(409, error.why)
+        job.started, job.running, job.pid = True, True, next(self._pids)
+        self._emit(rec, f"exec_start: {_shown(job.argv)}", execID=job.id)
+        return job, rec
+
+    def exec_session(self, exec_id: str) -> tuple[ExecRec, Callable[[str], ExecResult]]:
+        """Start an interactive exec: its record and the function that runs one line of its
+        shell (the terminal calls it for each line typed); ``exec_end`` finishes it."""
+        with self._lock:
+            job, rec = self._begin_exec(exec_id)
+
+        def run_line(line: str) -> ExecResult:
+            with self._lock:
+                if not rec.running:
+                    return ExecResult(137, "")
+                return run_command(rec, ["sh", "-c", line], self)
+
+        return job, run_line
+
+    def exec_end(self, exec_id: str, exit_code: int, *, died: bool = True) -> None:
+        """The exec ended with ``exit_code``; ``died``: it ran (an exec whose program is not
+        in the image never starts, and the engine reports no exec_die for it)."""
+        with self._lock:
+            job = self.exec_recs.get(exec_id)
+            if job is None or job.exit_code is not None:
+                return
+            job.running, job.exit_code = False, exit_code
+            rec = self.container_recs.get(job.container_id)
+            if rec is not None and died:
+                self._emit(rec, "exec_die", execID=exec_id, exitCode=str(exit_code))
+
+    def _find_exec(self, exec_id: str) -> ExecRec:
+        job = self.exec_recs.get(exec_id)
+        if job is None:
+            raise InvalidInput(
+                f"No exec {exec_id!r}",
+                "the engine has no exec of that ID (its container may have been removed)",
+                "create a new exec",
+            ).answering(404, f"No such exec instance: {exec_id}")
+        return job
+
+    def exec_inspect(self, exec_id: str) -> ExecRec:
+        with self._lock:
+            return self._find_exec(exec_id)
+
+    def terminal_session(self, ref: str) -> Callable[[str], ExecResult]:
+        """For `docker run -it IMAGE sh`: the function that runs one line of PID 1's shell."""
+        with self._lock:
+            rec = self._find(ref)
+
+        def run_line(line: str) -> ExecResult:
+            with self._lock:
+                if not rec.running:
+                    return ExecResult(137, "")
+                return run_command(rec, ["sh", "-c", line], self)
+
+        return run_line
+
+    def end_pid1(self, ref: str, exit_code: int) -> None:
+        """PID 1 ended on its own (an interactive shell typed `exit`)."""
+        with self._lock:
+            rec = self.container_recs.get(ref) or self._find(ref)
+            if rec.running:
+                self._halt(rec, exit_code)
+                self._emit(rec, "die", exitCode=str(exit_code))
+                self._exited(rec)
+
+    def kill(self, ref: str, signal: str = "SIGKILL") -> None:
+        """``docker kill``: SIGKILL (or the signal given) to PID 1; the container dies at once
+        (the lab image's processes do not survive a signal)."""
+        with self._lock:
+            self._check_open()
+            rec = self._find(ref)
+            if not rec.running:
+                raise not_running(ref, rec.id).answering(
+                    409, f"Cannot kill container: {ref}: Container {rec.id} is not running"
+                )
+            number = str(_SIGNALS.get(signal.upper().removeprefix("SIG"), signal))
+            self._emit(rec, "kill", signal=number)
+            if number in ("1", "2", "15") and not self._graceful(rec):
+                return  # busybox httpd as PID 1 ignores them, as the kernel lets PID 1 do
+            code = 128 + int(number) if number.isdigit() else 137
+            self._halt(rec, code)
+            self._emit(rec, "die", exitCode=str(code))
+            self._exited(rec)
+
+    # -- what `docker logs`, `attach` and `wait` read --------------------------------------------
+
+    def logs(self, ref: str) -> list[LogLine]:
+        with self._lock:
+            self._check_open()
+            return list(self._find(ref).logs)
+
+    def attach(self, ref: str, deliver: Callable[[LogLine | None], None]) -> Callable[[], None]:
+        """Stream the container's output to ``deliver`` (None: the process ended) until the
+        returned function detaches it. A container that is not running ends at once unless it
+        was never started (`docker run` attaches before it starts)."""
+        with self._lock:
+            self._check_open()
+            rec = self._find(ref)
+            if not rec.running and rec.status != "created":
+                deliver(None)
+                return lambda: None
+            self._attached.setdefault(rec.id, []).append(deliver)
+            self._emit(rec, "attach")
+
+        def detach() -> None:
+            with self._lock:
+                watchers = self._attached.get(rec.id, [])
+                if deliver in watchers:
+                    watchers.remove(deliver)
+
+        return detach
+
+    def waiter(
+        self, ref: str, condition: str = "not-running"
+    ) -> Callable[[Callable[[], bool]], int | None]:
+        """``POST /containers/{id}/wait``: look the container up now and return the function
+        that blocks until ``condition`` holds (``not-running``, ``next-exit`` or ``removed``)
+        and gives the exit code, or None once ``abandoned()`` says the client left."""
+        with self._lock:
+            self._check_open()
+            rec = self._find(ref)
+            exits = rec.exits
+
+        def done() -> bool:
+            if condition == "removed":
+                return rec.removed
+            if condition == "next-exit":
+                return rec.exits > exits
+            return not rec.running
+
+        def wait(abandoned: Callable[[], bool]) -> int | None:
+            with self._lock:
+                while not done():
+                    if abandoned() or self._closed:
+                        return None
+                    self._changes.wait(0.5)
+                return rec.exit_code
+
+        return wait
 
     def inspect_container(self, ref: str) -> dict:
         with self._lock:
@@ -820,6 +1127,7 @@ class SimulatedEngine:
                 gateway_given=gateway_given,
             )
             self._add_network(net)
+            self._events.emit(network_event("create", net.id, net.name, net.driver))
             return self._net_model(net)
 
     def connect(self, network: str, container: str, *, aliases: Sequence[str] = ()) -> None:
@@ -831,12 +1139,13 @@ class SimulatedEngine:
             if net.id in rec.endpoints:
                 raise already_connected(rec.name, net.name)
             if aliases and not net.user_defined:
-                raise InvalidInput(
+                error = InvalidInput(
                     f"Cannot give {rec.name!r} aliases on network {net.name!r}",
                     "network-scoped alias is supported only for containers in user defined "
                     "networks",
                     "connect it without aliases, or use a network you created",
                 )
+                raise error.answering(400, error.why)
             names = [str(a) for a in aliases] + [rec.short_id] if net.user_defined else None
             ep = EndpointRec(net.id, aliases=names)
             rec.endpoints[net.id] = ep
@@ -857,7 +1166,7 @@ class SimulatedEngine:
                 raise host_network_is_fixed(rec.name)
             ep = rec.endpoints.get(net.id)
             if ep is None:
-                raise not_connected(rec.name, net.name)
+                raise not_connected(rec.name, net.name, rec.id)
             self._leave(rec, ep, net)
             del rec.endpoints[net.id]
             if rec.running and rec.port_network == net.id:
@@ -875,9 +1184,10 @@ class SimulatedEngine:
                 names = ", ".join(
                     self.container_recs[c].name for c in net.members if c in self.container_recs
                 )
-                raise network_in_use(net.name, names)
+                raise network_in_use(net.name, names, net.id)
             del self.network_recs[net.id]
             self._net_names.pop(net.name, None)
+            self._events.emit(network_event("destroy", net.id, net.name, net.driver))
 
     # -- watching and the modelled network -----------------------------------------------------
 
@@ -887,24 +1197,52 @@ class SimulatedEngine:
         """Deliver container events (create, start, kill, die, stop, restart, destroy, exec_*)
         to ``callback`` from a background thread, in order; return the function that stops it."""
         self._check_open()
-        return self._events.subscribe(callback, labels)
+        wanted = dict(labels or {})
+
+        def match(raw: dict) -> bool:
+            attributes = raw["Actor"]["Attributes"]
+            return raw["Type"] == "container" and _all_match(attributes, wanted)
+
+        return self._events.subscribe(lambda raw: callback(as_model(raw)), match)
+
+    def subscribe(
+        self, callback: Callable[[dict], None], match: Callable[[dict], bool] | None = None
+    ) -> Callable[[], None]:
+        """Every event (containers and networks) in the daemon's JSON, for ``GET /events``."""
+        self._check_open()
+        return self._events.subscribe(callback, match)
+
+    def past_events(self, since: float, until: float | None = None) -> list[dict]:
+        return self._events.history(since, until)
 
     def wait_events(self, timeout: float = 2.0) -> bool:
         """Wait until every event emitted so far was delivered to the watchers."""
         return self._events.wait_idle(timeout)
 
     def _emit(self, rec: ContainerRec, action: str, **attrs: str) -> None:
-        if not self._events.active:
-            return  # nobody watches: build nothing (keeps 1,000 restarts fast)
-        labels = {**_LabImage.labels(), **rec.labels}
-        event = Event(
-            action=action.split(":")[0],
-            container_id=rec.id,
-            name=rec.name,
-            time=time.time(),
-            labels={k: v for k, v in labels.items() if k.startswith("labkit.")},
+        attributes = {**_LabImage.labels(), **rec.labels, "image": rec.image, "name": rec.name}
+        attributes.update(attrs)
+        self._events.emit(
+            container_event(action, rec.id, rec.image, dict(sorted(attributes.items())))
         )
-        self._events.emit(event, labels)
+
+    def lab_image(self) -> dict:
+        """The one image the simulator has, for ``GET /images/...``: its ID, tag, labels,
+        command and creation time (when the engine started)."""
+        return {
+            "id": _LabImage.id(),
+            "tag": LAB_IMAGE,
+            "labels": _LabImage.labels(),
+            "cmd": list(_APP_CMD),
+            "created": now_iso(self.started),
+        }
+
+    def host_command(self, argv: Sequence[str]) -> ExecResult:
+        """A command on the simulated engine's host (``ip addr show docker0``, ``ip route``,
+        ``cat /proc/sys/net/ipv4/ip_forward``): see ``labkit.engine.sim.hostcmd``."""
+        with self._lock:
+            self._check_open()
+            return run_host_command(argv, self)
 
     def model_http(self, host: str, port: int, path: str = "/") -> HttpReply | None:
         """Answer GET http://host:port/path for an address inside one of the simulator's subnets.
@@ -1105,6 +1443,21 @@ def _is_ipv6(host_ip: str) -> bool:
     return ":" in host_ip
 
 
+def _shown(argv: Sequence[str]) -> str:
+    """An exec's command in its events: the program, a space, its arguments (so a bare
+    `hostname` shows as 'hostname ', as the engine writes it)."""
+    return f"{argv[0]} {' '.join(argv[1:])}"
+
+
+def _port_failure(rec: ContainerRec, why: str) -> str:
+    """The daemon's words when a host port cannot be published for ``rec``."""
+    words = re.sub(r" \(another [^)]*\)$", "", why)
+    if words.startswith("listen "):
+        words = "Error starting userland proxy: " + words
+    endpoint = next((ep.endpoint_id for ep in rec.endpoints.values() if ep.endpoint_id), "")
+    return f"driver failed programming external connectivity on endpoint {rec.name} ({endpoint}): {words}"
+
+
 def _check_driver(driver: str) -> None:
     if driver == "bridge":
         return
@@ -1113,18 +1466,22 @@ def _check_driver(driver: str) -> None:
             f"Cannot create another {driver!r} network",
             f'only one instance of "{driver}" network is allowed',
             "use the existing one (network='host' or 'none'), or driver='bridge'",
-        )
+        ).answering(403, f'only one instance of "{driver}" network is allowed')
     if driver == "overlay":
         raise InvalidInput(
             "Cannot create an overlay network on this engine",
             "This node is not a swarm manager (overlay networks span a Docker Swarm)",
             "the course shows overlays in the 'beyond one host' notebook; use driver='bridge' here",
+        ).answering(
+            500,
+            'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" to '
+            "connect this node to swarm and try again.",
         )
     raise InvalidInput(
         f"Unknown network driver {driver!r}",
         f'plugin "{driver}" not found',
         "use driver='bridge' on one host",
-    )
+    ).answering(404, f'plugin "{driver}" not found')
 
 
 def _gateway(gateway: str | None, subnet: ipaddress.IPv4Network) -> ipaddress.IPv4Address | None:
@@ -1142,7 +1499,7 @@ def _gateway(gateway: str | None, subnet: ipaddress.IPv4Network) -> ipaddress.IP
 
 def _check_joinable(rec: ContainerRec, net: NetworkRec) -> None:
     if net.driver == "host" or rec.network_mode == "host":
-        raise host_network_is_fixed(rec.name)
+        raise host_network_is_fixed(rec.name, joining_other=net.driver != "host")
     if net.driver == "null" or rec.network_mode == "none":
         raise none_and_another(rec.name)
 

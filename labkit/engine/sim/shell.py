@@ -29,6 +29,7 @@ __all__ = [
     "World",
     "run_command",
     "pid1_exit_code",
+    "pid1_result",
     "missing_program",
     "PATH_PROGRAMS",
     "DNS_SERVER",
@@ -131,9 +132,18 @@ def pid1_exit_code(rec: ContainerRec, world: World) -> int | None:
     """What ``rec``'s command does as PID 1 right after start: None while it keeps running
     (the app, ``sleep``, ``ping`` without ``-c``, ``nc -l``), else the code it exits with at
     once (127: no such program, as docker-init reports it)."""
+    result = pid1_result(rec, world)
+    return None if result is None else result.exit_code
+
+
+def pid1_result(rec: ContainerRec, world: World) -> ExecResult | None:
+    """``pid1_exit_code`` with what the command printed (``docker logs`` shows it)."""
     argv = list(rec.cmd)
     if missing_program(argv):
-        return 127
+        program = argv[0].rsplit("/", 1)[-1]
+        return ExecResult(
+            127, f"[FATAL tini (7)] exec {program} failed: No such file or directory\n"
+        )
     words = argv[1:] if argv[0].rsplit("/", 1)[-1] == "busybox" else argv
     words = [words[0].rsplit("/", 1)[-1], *words[1:]] if words else words
     if words and words[0] in _FOREGROUND:
@@ -142,7 +152,7 @@ def pid1_exit_code(rec: ContainerRec, world: World) -> int | None:
             return None
     if words and words[0] == "ping" and "-c" not in words:
         return None
-    return run_command(rec, argv, world).exit_code
+    return run_command(rec, argv, world)
 
 
 def run_command(rec: ContainerRec, argv: Sequence[str], world: World) -> ExecResult:

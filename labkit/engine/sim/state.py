@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 
 from labkit.engine.sim.ipam import AddressPool
 
-__all__ = ["NetworkRec", "EndpointRec", "ContainerRec", "now_iso", "ZERO_TIME"]
+__all__ = [
+    "NetworkRec",
+    "EndpointRec",
+    "ContainerRec",
+    "ExecRec",
+    "LogLine",
+    "now_iso",
+    "ZERO_TIME",
+]
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
@@ -61,6 +69,15 @@ class EndpointRec:
     seq: int = 0  # when it joined, in the engine's order of events (orders Engine 28's raw rules)
 
 
+@dataclass(frozen=True)
+class LogLine:
+    """One write of a container's PID 1, as `docker logs` replays it."""
+
+    stream: int  # 1 stdout, 2 stderr (the attach protocol's stream numbers)
+    time: float
+    text: str
+
+
 @dataclass
 class ContainerRec:
     id: str
@@ -94,6 +111,13 @@ class ContainerRec:
     # numbers them from 2 (lo is 1) anew at every start.
     next_ifindex: int = 2
     publish_seq: int = 0  # when its ports were last published (orders Engine 28's raw rules)
+    # What the Engine API adds to the model: `docker run --rm`, `-it`, `logs` and `wait`.
+    auto_remove: bool = False
+    tty: bool = False
+    open_stdin: bool = False
+    logs: list[LogLine] = field(default_factory=list)  # what PID 1 wrote, oldest first
+    exits: int = 0  # how many times it has exited (for `wait?condition=next-exit`)
+    removed: bool = False
 
     @property
     def running(self) -> bool:
@@ -102,3 +126,18 @@ class ContainerRec:
     @property
     def short_id(self) -> str:
         return self.id[:12]
+
+
+@dataclass
+class ExecRec:
+    """One `docker exec`: created, then started once; its exit code stays readable after."""
+
+    id: str
+    container_id: str
+    argv: list[str]
+    tty: bool = False
+    stdin: bool = False
+    running: bool = False
+    started: bool = False
+    exit_code: int | None = None
+    pid: int = 0

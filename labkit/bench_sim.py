@@ -1,0 +1,161 @@
+"""``labkit bench``'s figures for the simulator's daemon: the docker CLI against it, as ratios to
+the same CLI commands against the real engine in the same run, and the daemon's memory with the
+whole course loaded. Called from ``labkit.bench``; a daemon of its own on a temporary socket, so
+the user's simulator is left alone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from unittest import mock
+
+from labkit.bench import Figure, median_time
+from labkit.engine.base import LAB_IMAGE
+
+__all__ = ["bench_simulator"]
+
+_TARGETS = {"port": "ratio <= 1.0", "run -d": "ratio <= 0.3", "restart": "ratio <= 0.3"}
+
+
+def bench_simulator(repeats: int, *, quick: bool, real_host: str | None) -> list[Figure]:
+    """``docker port``, ``docker run -d`` and ``docker restart`` through the CLI, simulator over
+    real engine (``real_host``: its DOCKER_HOST, None without one), and the daemon's RSS."""
+    from labkit.engine.sim import daemon
+
+    cli = shutil.which("docker")
+    with tempfile.TemporaryDirectory(prefix="labkit-bench-") as folder:
+        path = Path(folder) / "sim.sock"
+        found = daemon.ensure(path, say=lambda line: None)
+        try:
+            figures = []
+            if cli:
+                figures += _cli_figures(cli, found.url, real_host, repeats)
+            figures.append(_memory(found.pid or 0, path, quick))
+            return figures
+        finally:
+            daemon.stop(path, say=lambda line: None)
+
+
+def _docker(cli: str, host: str) -> Callable[..., str]:
+    def run(*args: str) -> str:
+        return subprocess.run(
+            [cli, *args],
+            env={**os.environ, "DOCKER_HOST": host, "DOCKER_CLI_HINTS": "false"},
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+
+    return run
+
+
+def _cli_figures(cli: str, sim: str, real: str | None, repeats: int) -> list[Figure]:
+    seconds = {"sim": _measure(cli, sim, repeats)}
+    if real:
+        seconds["real"] = _measure(cli, real, repeats)
+    figures = []
+    for command, target in _TARGETS.items():
+        fig = Figure(f"docker {command} (CLI) on the simulator", target=target)
+        fig.labkit_s = seconds["sim"][command]
+        if "real" in seconds:
+            fig.baseline = f"docker {command} on the real engine"
+            fig.baseline_s = seconds["real"][command]
+        figures.append(fig)
+    return figures
+
+
+def _measure(cli: str, host: str, repeats: int) -> dict[str, float]:
+    """Median seconds of each command on one engine; removes the containers it made."""
+    tag = f"benchsim{uuid.uuid4().hex[:6]}"
+    docker = _docker(cli, host)
+    app = f"{tag}-myapp2"
+    publish = ["--label", tag, "-p", "127.0.0.1::80", LAB_IMAGE]
+    made: list[str] = []
+    runs = iter(range(10_000))
+
+    def run_one() -> None:
+        name = f"{tag}-run{next(runs)}"
+        made.append(docker("run", "-d", "--init", "--name", name, *publish).strip())
+
+    try:
+        made.append(docker("run", "-d", "--init", "--name", app, *publish).strip())
+        return {
+            "port": median_time(lambda: docker("port", app), repeats),
+            "run -d": median_time(run_one, repeats),
+            "restart": median_time(lambda: docker("restart", app), repeats),
+        }
+    finally:
+        for cid in made:
+            subprocess.run(
+                [cli, "rm", "-f", cid],
+                env={**os.environ, "DOCKER_HOST": host},
+                capture_output=True,
+                timeout=60,
+            )
+
+
+def _rss_kib(pid: int) -> dict[str, int]:
+    fields = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0])
+    except (OSError, ValueError):
+        pass
+    return fields
+
+
+def _memory(pid: int, path: Path, quick: bool) -> Figure:
+    """The daemon's resident memory after the course ran on it: every notebook (or, with
+    --quick, the course's containers and networks made at once)."""
+    before = _rss_kib(pid)
+    if quick:
+        _load_the_course(path)
+        how = "the course's containers and networks"
+    else:
+        from labkit.bench import bench_notebooks
+
+        with mock.patch.dict(os.environ, {"LABKIT_SIM_SOCKET": str(path)}):
+            bench_notebooks("sim")
+        how = "all notebooks executed on it"
+    after = _rss_kib(pid)
+    fig = Figure(f"simulator daemon memory ({how})", target="<= 80 MB")
+    fig.labkit_s = after.get("VmHWM", 0) / 1024  # MB, in the seconds column
+    fig.extra = {
+        "unit": "MB",
+        "rss_at_start_mb": round(before.get("VmRSS", 0) / 1024, 1),
+        "rss_now_mb": round(after.get("VmRSS", 0) / 1024, 1),
+        "peak_rss_mb": round(after.get("VmHWM", 0) / 1024, 1),
+    }
+    return fig
+
+
+def _load_the_course(path: Path) -> None:
+    from labkit.engine.docker import DockerEngine
+    from labkit.lab import Lab
+
+    engine = DockerEngine(base_url=f"unix://{path}")
+    lab = Lab(engine, namespace="benchcourse")
+    try:
+        lab.start_app("myapp2")
+        lab.start_app("web", network=lab.create_network("labnet").name)
+        lab.start_app("web2", network="labnet")
+        lab.start_app("onhost", network="host")
+        lab.start_app("nowhere", network="none")
+        lab.connect("labnet", "myapp2")
+        for name in ("myapp2", "web", "web2"):
+            lab.restart(name)
+            lab.probe(name)
+            lab.exec(name, ["ip", "addr"])
+        lab.networks()
+    finally:
+        lab.cleanup()
+        engine.close()
