@@ -9,6 +9,7 @@ import pytest
 
 from labkit.errors import EngineUnavailable
 from labkit.models import ProbeResult
+from labkit.notebook import widgets
 from labkit.notebook.widgets import RestartPanel
 
 
@@ -130,7 +131,7 @@ def test_the_apps_reply_is_shown_as_text_never_as_html(sim_lab, monkeypatch):
         status=200,
         body="<script>alert(1)</script><b>bold</b>",
     )
-    monkeypatch.setattr(sim_lab, "probe", lambda name, timeout=1.5: [evil])
+    monkeypatch.setattr(widgets, "probe", lambda engine, container, timeout=1.5: [evil])
     panel = RestartPanel(sim_lab, "myapp2", threaded=False)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in panel.probes_html.value
     assert (
@@ -142,10 +143,10 @@ def test_an_unexpected_failure_is_one_line_too(sim_lab, monkeypatch):
     sim_lab.start_app("myapp2")
     panel = RestartPanel(sim_lab, "myapp2", threaded=False)
 
-    def boom(name, timeout=1.5):
+    def boom(engine, container, timeout=1.5):
         raise RuntimeError("probe exploded")
 
-    monkeypatch.setattr(sim_lab, "probe", boom)
+    monkeypatch.setattr(widgets, "probe", boom)
     panel.reprobe_button.click()
     assert panel.error_text.startswith("Unexpected RuntimeError: probe exploded")
     assert "\n" not in panel.error_text and not panel.reprobe_button.disabled
@@ -243,3 +244,64 @@ def test_an_engine_that_stopped_answering_is_one_line_not_a_traceback(sim_lab):
         assert panel.watch_toggle.value is False and "No Docker engine" in panel.error_text
     finally:
         sim_lab.engine = real
+
+
+class _Counting:
+    """An engine wrapper that counts the calls that reach the engine. ``info`` is read once and
+    kept by both engines; ``model_http`` is the simulator's stand-in for the network, not an
+    engine request (a real engine's probes are plain HTTP to the app)."""
+
+    _FREE = {"info", "model_http", "kind"}
+
+    def __init__(self, engine):
+        self._engine = engine
+        self.calls: list[str] = []
+
+    def __getattr__(self, name):
+        attr = getattr(self._engine, name)
+        if name in self._FREE or not callable(attr):
+            return attr
+
+        def counted(*args, **kwargs):
+            self.calls.append(name)
+            return attr(*args, **kwargs)
+
+        return counted
+
+
+def test_a_restart_click_makes_at_most_six_engine_calls(sim_lab):
+    sim_lab.start_app("myapp2")
+    panel = RestartPanel(sim_lab, "myapp2", threaded=False)
+    counting = _Counting(sim_lab.engine)
+    sim_lab.engine = counting
+    try:
+        panel.restart_button.click()
+    finally:
+        sim_lab.engine = counting._engine
+    assert panel.error_text == ""
+    assert len(counting.calls) <= 6, counting.calls
+    assert "networks" not in counting.calls  # never every network on the engine
+    assert counting.calls.count("restart") == 1
+    assert panel.history[-1].via_host_port == "ok"
+
+
+@pytest.mark.docker
+def test_a_restart_click_makes_at_most_six_requests_to_a_real_engine(docker_lab):
+    docker_lab.start_app("myapp2")
+    panel = RestartPanel(docker_lab, "myapp2", threaded=False)
+    api = docker_lab.engine.client.api
+    sent: list[str] = []
+    real_send = api.send
+
+    def send(request, **kwargs):
+        sent.append(f"{request.method} {request.path_url.split('?')[0]}")
+        return real_send(request, **kwargs)
+
+    api.send = send
+    try:
+        panel.restart_button.click()
+    finally:
+        del api.send
+    assert panel.error_text == "" and panel.history[-1].via_host_port == "ok"
+    assert len(sent) <= 6, sent
+    assert not any(s.endswith("/networks") for s in sent), sent
