@@ -100,7 +100,9 @@ def test_digit_strings_count_as_numbers(capsys):
     assert q.check(32768.0) is True
 
 
-@pytest.mark.parametrize("odd", ["²", "３２７６８", "٣", "32 768", "0x8000", "-1", "", float("nan")])
+@pytest.mark.parametrize(
+    "odd", ["²", "３２７６８", "٣", "32 768", "0x8000", "-1", "", float("nan")]
+)
 def test_odd_input_for_a_number_is_a_clear_message(odd):
     q = Question("?", expected=lambda: 32768)
     with pytest.raises(InvalidInput) as caught:

@@ -269,7 +269,9 @@ def test_the_diagram_has_a_legend_for_what_it_draws():
     assert "route" not in {i.kind for i in layout(lab4()).legend}
     fig = topology_figure(lab4(route=True))
     legend = next(t for t in fig.data if t.name == "legend")
-    assert any("published port" in t for t in legend.text) and any("route" in t for t in legend.text)
+    assert any("published port" in t for t in legend.text) and any(
+        "route" in t for t in legend.text
+    )
     # The legend is part of the picture: inside it, clear of every label.
     assert all(-g.height <= item.y <= 0 and item.x < g.width for item in g.legend)
     boxes = label_boxes(fig)
