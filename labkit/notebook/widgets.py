@@ -35,6 +35,11 @@ _COALESCE_S = 0.12  # quiet gap that ends a burst ...
 _AFTER_STOP_S = 2.0  # ... or, after a stop, the time a restart's start may still take
 _SETTLE_MAX_S = 5.0  # a burst that never goes quiet is observed anyway
 _HISTORY_SHOWN = 20
+_RECORD_NOTE = (
+    '<span class="labkit-record-note" style="color:#777;font-size:11px">'
+    "Buttons do nothing? The kernel has restarted since: this is a saved record; "
+    "run this cell again for a live panel.</span>"
+)
 _OUTCOME_COLOR = {Outcome.OK: "#1b5e20", Outcome.REFUSED: "#b00020", Outcome.TIMEOUT: "#b26a00"}
 
 _CSS = """<style>
@@ -397,6 +402,9 @@ class RestartPanel:
             f"<b>{html.escape(self.lab.name(self.name))}</b>"
             " — restart it, probe it, watch its port move"
             f" · {html.escape(info.description)}{badge}"
+            # A saved notebook reopened after its kernel stopped shows the panel as it was
+            # (JupyterLab keeps widget state, see labkit/jupyter/overrides.json), buttons dead.
+            f"<br>{_RECORD_NOTE}"
         )
 
 
