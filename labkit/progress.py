@@ -36,6 +36,7 @@ __all__ = [
     "record_check",
     "record_step",
     "flush",
+    "problem",
     "status",
     "format_status",
     "NamespaceStatus",
@@ -69,6 +70,7 @@ class _Record:
     loaded: bool = False
     dirty: bool = False  # changed since the engine last got it
     writer: threading.Thread | None = None
+    problem: str = ""  # why the engine did not get the last record, if it did not
 
 
 _RECORDS: weakref.WeakKeyDictionary[Lab, _Record] = weakref.WeakKeyDictionary()
@@ -121,10 +123,12 @@ def _write_until_clean(lab: Lab, record: _Record) -> None:
                 record.dirty = False
                 snapshot = _Record(step=record.step, passed=list(record.passed), loaded=True)
             try:
-                _write_engine(lab, snapshot)
+                record.problem = _write_engine(lab, snapshot)
             except LabkitError as exc:
+                record.problem = exc.what
+            if record.problem:
                 warnings.warn(
-                    f"labkit could not record progress on the engine: {exc.what}",
+                    f"labkit could not record progress on the engine: {record.problem}",
                     EngineWarning,
                     stacklevel=2,
                 )
@@ -156,7 +160,8 @@ def _load(lab: Lab, record: _Record) -> None:
         record.passed = _split(marker.labels.get(PASSED_LABEL, ""))
 
 
-def _write_engine(lab: Lab, record: _Record) -> None:
+def _write_engine(lab: Lab, record: _Record) -> str:
+    """Replace the record container; return why not, or "" when done."""
     engine = lab.engine
     name = marker_name(lab.namespace)
     try:
@@ -165,7 +170,8 @@ def _write_engine(lab: Lab, record: _Record) -> None:
         old = None
     if old is not None:
         if not (lab.owns(old.labels) and is_marker(old.labels)):
-            return  # a container of that name that is not labkit's record: leave it be
+            # Not labkit's record: leave it be, and say so.
+            return f"a container named {name!r} that labkit did not make is in the way"
         engine.remove(old.id, force=True)
     labels = {
         **lab.labels(record.step),
@@ -182,6 +188,13 @@ def _write_engine(lab: Lab, record: _Record) -> None:
         command=list(_MARKER_COMMAND),
         labels=labels,
     )
+    return ""
+
+
+def problem(lab: Lab) -> str:
+    """Why the last progress record did not reach the engine, or "" (after ``flush``)."""
+    record = _RECORDS.get(lab)
+    return record.problem if record is not None else ""
 
 
 def _progress_dir() -> Path | None:
