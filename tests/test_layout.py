@@ -82,3 +82,28 @@ def test_side_by_side_folds_each_table_and_keeps_the_json(sim_engine):
         lab=lab,
     ).data
     assert "90 more containers" in out and "&quot;Name&quot;: &quot;bridge&quot;" in out
+
+
+def test_modelled_command_output_is_marked_simulated(sim_engine):
+    from labkit.notebook.layout import command_output
+
+    lab = Lab(sim_engine, namespace="alice")
+    out = command_output("cat /proc/sys/net/ipv4/ip_forward", "1\n", lab=lab).data
+    assert "SIMULATED" in out and "$ cat /proc/sys/net/ipv4/ip_forward\n1</pre>" in out
+    real = command_output("ip -4 addr", "inet 127.0.0.1/8 <lo>", simulated=False).data
+    assert "SIMULATED" not in real and "&lt;lo&gt;" in real  # output is text, never HTML
+
+
+def test_install_table_display_hides_the_index(monkeypatch):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    import labkit.notebook.layout as layout
+
+    shell = InteractiveShell.instance()
+    try:
+        monkeypatch.setattr("IPython.get_ipython", lambda: shell)
+        layout.install_table_display()
+        data, _ = shell.display_formatter.format(pd.DataFrame({"container": ["a"]}))
+        assert "labkit-table" in data["text/html"] and "<th></th>" not in data["text/html"]
+    finally:
+        InteractiveShell.clear_instance()

@@ -18,7 +18,14 @@ from IPython.display import HTML
 
 from labkit.lab import Lab
 
-__all__ = ["table", "table_html", "side_by_side", "own_rows", "install_table_display"]
+__all__ = [
+    "table",
+    "table_html",
+    "side_by_side",
+    "own_rows",
+    "command_output",
+    "install_table_display",
+]
 
 _NAME_COLUMNS = ("container", "NAME", "name", "network")
 # IPv4 (with /prefix or :port), [IPv6]:port, bare IPv6, MAC: never broken across lines.
@@ -135,6 +142,27 @@ def side_by_side(
     return HTML(
         "<div class='labkit-side-by-side' style='display:flex;flex-wrap:wrap;gap:16px;"
         f"align-items:flex-start'>{''.join(columns)}</div>"
+    )
+
+
+def command_output(
+    command: str, output: str, *, lab: Lab | None = None, simulated: bool | None = None
+) -> HTML:
+    """``$ command`` and what it printed, as a terminal shows it; marked **SIMULATED** when the
+    output is the simulator's model (``lab`` on a simulated engine, or ``simulated=True``), so
+    ``ip -4 addr`` or ``cat /proc/sys/net/ipv4/ip_forward`` never pass for a real machine's."""
+    if simulated is None:
+        simulated = bool(lab is not None and lab.engine.info().simulated)
+    badge = (
+        "<span class='labkit-simulated' style='color:#8a5a00;font-weight:bold;"
+        "font-family:sans-serif;font-size:11px'>SIMULATED · modelled by labkit's simulated "
+        "engine</span><br>"
+        if simulated
+        else ""
+    )
+    return HTML(
+        f"<div class='labkit-command'>{badge}<pre style='margin:0 0 6px 0;background:#f7f7f7;"
+        f"padding:4px 6px'>$ {html.escape(command)}\n{html.escape(output.rstrip())}</pre></div>"
     )
 
 
