@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -81,6 +82,80 @@ def bench_restart(lab: Lab, repeats: int, real: bool) -> Figure:
             median_time(cli_round, repeats),
         )
     return fig
+
+
+def bench_browser_click(engine_kind: str, clicks: int) -> Figure | None:
+    """Restart click to updated panel, in JupyterLab in Chromium, as a ratio to labkit's own
+    restart + probe on the same engine, measured in the same minute: one baseline round before
+    each click, so a busy machine slows both alike. Timed in the page from the click event to
+    the new history row (the panel's text) and to the redrawn diagram showing the new port;
+    the ratio is the later of the two. None where there is no Chromium or Playwright."""
+    from labkit.browser import (
+        CLICK_TIMER_JS,
+        BrowserUnavailable,
+        JupyterLab,
+        chromium_page,
+        notebook_json,
+        open_notebook,
+        run_all_cells,
+    )
+
+    namespace = f"benchclick{uuid.uuid4().hex[:6]}"
+    cell = (
+        "from labkit.notebook import RestartPanel, start\n"
+        f"lab = start(namespace={namespace!r})\n"
+        "lab.start_app('myapp2')\n"
+        "panel = RestartPanel(lab, 'myapp2')\n"
+        "panel"
+    )
+    engine, _ = choose() if engine_kind == "docker" else (None, "")
+    if engine is None:
+        from labkit.engine.sim import SimulatedEngine
+
+        engine = SimulatedEngine(reason="benchmark")  # the kernel's engine is another, alike
+    base = Lab(engine, namespace=f"{namespace}b")
+    base.start_app("myapp2")
+    clicked: list[dict] = []
+    rounds: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "lab"
+        root.mkdir()
+        (root / "panel.ipynb").write_text(json.dumps(notebook_json(cell)))
+        try:
+            with (
+                JupyterLab(root, env={"LABKIT_ENGINE": engine_kind}) as jl,
+                chromium_page() as page,
+            ):
+                deadline = time.monotonic() + 120
+                open_notebook(page, jl, "panel.ipynb", deadline)
+                run_all_cells(page, deadline)
+                page.wait_for_selector(".labkit-panel .js-plotly-plot .main-svg", timeout=60_000)
+                page.evaluate(CLICK_TIMER_JS)  # a first click warms the browser's renderers
+                for _ in range(clicks):
+                    rounds.append(
+                        median_time(lambda: (base.restart("myapp2"), base.probe("myapp2")), 1)
+                    )
+                    clicked.append(page.evaluate(CLICK_TIMER_JS))
+        except BrowserUnavailable as exc:
+            print(f"browser click: skipped ({exc})")
+            return None
+        finally:
+            base.cleanup()
+            Lab(engine, namespace=namespace).cleanup()
+    text_s = statistics.median(c["text_ms"] for c in clicked) / 1000
+    figure_s = statistics.median(c["figure_ms"] for c in clicked) / 1000
+    return Figure(
+        f"browser: restart click to updated panel ({engine_kind})",
+        labkit_s=figure_s,
+        baseline="labkit's own restart + probe, same engine, interleaved",
+        baseline_s=statistics.median(rounds),
+        target="ratio <= 1.2",
+        extra={
+            "clicks": clicks,
+            "text_updated_s": _round(text_s),
+            "text_ratio": round(text_s / statistics.median(rounds), 3),
+        },
+    )
 
 
 def bench_port_tables(lab: Lab, sizes: list[int], repeats: int, real: bool) -> list[Figure]:
@@ -265,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
         figures += bench_topology([10, 100, 200] if not args.quick else [10, 50], repeats)
         figures.append(bench_sim_cycles(100 if args.quick else 1000))
         figures += _simulator_figures(repeats, args.quick, real)
+        click = bench_browser_click("docker" if real else "sim", 3 if args.quick else 7)
+        if click:
+            figures.append(click)
         if not args.quick:
             for kind in ["sim", "docker"] if real else ["sim"]:
                 nb = bench_notebooks(kind, lab.namespace)

@@ -1,5 +1,6 @@
 """The ``labkit`` command: ``tour`` (the lab's first steps in a terminal), ``doctor``, ``cleanup``,
-``labhosts``, ``engine``, ``sim`` (the simulated engine's daemon)."""
+``labhosts``, ``engine``, ``sim`` (the simulated engine's daemon), ``status`` (who is where,
+for an instructor)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from collections.abc import Sequence
 
 from labkit.connect import choose
-from labkit.errors import LabkitError
+from labkit.errors import InvalidInput, LabkitError
 from labkit.lab import Lab
 from labkit.models import Container, ProbeResult
 from labkit.probe import probe_old_port
@@ -30,6 +31,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     cleanup.add_argument(
         "--all-namespaces", action="store_true", help="every student's objects (instructors)"
     )
+    cleanup.add_argument(
+        "--namespace", metavar="NAME", help="one student's objects and progress (instructors)"
+    )
+    status = sub.add_parser(
+        "status", help="per namespace: containers, networks, last lab step, checks passed"
+    )
+    status.add_argument(
+        "--all-namespaces", action="store_true", help="every student on this engine (instructors)"
+    )
+    status.add_argument("--namespace", metavar="NAME", help="one student's namespace")
     hosts = sub.add_parser("labhosts", help="real lab hosts (root, Linux): up, down or status")
     hosts.add_argument("action", choices=("up", "down", "status"))
     hosts.add_argument(
@@ -59,6 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "cleanup": _cleanup,
             "labhosts": _labhosts,
             "engine": _engine,
+            "status": _status,
         }[args.command](args)
     except LabkitError as exc:
         print(f"labkit: {exc.message}", file=sys.stderr)
@@ -123,10 +135,33 @@ def _doctor(args: argparse.Namespace) -> int:
 
 def _cleanup(args: argparse.Namespace) -> int:
     engine, _ = choose()
-    plan = Lab(engine).cleanup(dry_run=not args.yes, all_namespaces=args.all_namespaces)
+    if args.namespace and args.all_namespaces:
+        raise InvalidInput(
+            "--namespace and --all-namespaces ask for different things",
+            "one resets one student, the other every student",
+            "give one of them",
+        )
+    # One student's reset: the same label filter as a student's own cleanup, in their namespace.
+    lab = Lab(engine, namespace=args.namespace) if args.namespace else Lab(engine)
+    plan = lab.cleanup(dry_run=not args.yes, all_namespaces=args.all_namespaces)
     print(plan)
     if not args.yes and (plan.containers or plan.networks):
         print("(dry run: add --yes to remove)")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from labkit.exercises import EXERCISES
+    from labkit.lab import default_namespace
+    from labkit.progress import format_status, status
+
+    engine, why = choose()
+    namespace = None if args.all_namespaces else (args.namespace or default_namespace())
+    rows = status(engine, namespace)
+    print(
+        f"{engine.info().description}" + ("" if why in engine.info().description else f" ({why})")
+    )
+    print(format_status(rows, total_checks=len(EXERCISES)))
     return 0
 
 

@@ -35,10 +35,9 @@ def diagnose() -> Report:
         add(f"engine         ✗ {exc.message}")
         return report
     info = engine.info()
-    # The simulator's description already carries the reason ("Simulated Docker engine (why)").
-    add(
-        f"engine         {info.description if why in info.description else f'{info.description} ({why})'}"
-    )
+    # The simulator's description already says why it runs: say the reason once.
+    said = info.description if why in info.description else f"{info.description} ({why})"
+    add(f"engine         {said}")
     expected = _docker_expected() if info.simulated else None
     if expected and os.environ.get("LABKIT_ENGINE", "").strip().lower() != "sim":
         # A Docker engine was asked for (or is installed) and is not usable: not a healthy
@@ -47,11 +46,13 @@ def diagnose() -> Report:
         add(f"docker         ✗ {expected}, but labkit cannot use it (see above)")
     if os.environ.get("DOCKER_HOST"):
         add(f"DOCKER_HOST    {os.environ['DOCKER_HOST']}")
-    add(
-        f"bridge IPs     {'reachable' if info.bridge_reachable else 'not reachable'}: {info.bridge_reason}"
-    )
+    if info.simulated:
+        reach = "modelled (SIMULATED)"
+    else:
+        reach = "reachable" if info.bridge_reachable else "not reachable"
+    add(f"bridge IPs     {reach}: {info.bridge_reason}")
     forward = {True: "on (1)", False: "off (0)", None: "unknown here"}[info.ip_forward]
-    add(f"ip_forward     {forward}")
+    add(f"ip_forward     {forward}{' (SIMULATED)' if info.simulated else ''}")
     low, high = info.port_range
     add(f"ephemeral ports {low}–{high} (ip_local_port_range)")
     if info.kind == "docker":

@@ -40,6 +40,7 @@ from labkit.errors import (
     NotOwned,
 )
 from labkit.models import Container, ExecResult, Network, ProbeResult
+from labkit.ready import until_listening
 
 __all__ = [
     "Lab",
@@ -296,7 +297,7 @@ class Lab:
         if port == "auto":
             port = ("127.0.0.1", None) if self.engine.info().local else None
         ports = None if network in ("host", "none") else {"80/tcp": port}
-        return self.engine.run(
+        started = self.engine.run(
             image,
             name=full,
             ports=ports,
@@ -305,6 +306,7 @@ class Lab:
             init=True,
             dns=LAB_DNS,
         )
+        return until_listening(self.engine, started)  # a probe right after never meets a gap
 
     def _find(self, find: Callable[[str], T], name: str, kind: str = "container") -> T:
         """By the lab's short name first (namespaced), then as given (a full name or an ID)."""
@@ -341,13 +343,14 @@ class Lab:
 
     def restart(self, name: str, *, timeout: int = 10) -> Container:
         timeout = check_stop_timeout(timeout)
-        return self.engine.restart(self._owned_container(name).name, timeout=timeout)
+        restarted = self.engine.restart(self._owned_container(name).name, timeout=timeout)
+        return until_listening(self.engine, restarted)
 
     def stop(self, name: str) -> Container:
         return self.engine.stop(self._owned_container(name).name)
 
     def start(self, name: str) -> Container:
-        return self.engine.start(self._owned_container(name).name)
+        return until_listening(self.engine, self.engine.start(self._owned_container(name).name))
 
     def remove(self, name: str) -> None:
         self.engine.remove(self._owned_container(name).name, force=True)

@@ -1,5 +1,5 @@
 """labkit.check: right answers pass, wrong ones say so, wrong types are clear errors, and the
-expected value is read when the student checks, not when the question is written."""
+expected value is the fact as it was when the question was shown."""
 
 import subprocess
 import sys
@@ -34,13 +34,24 @@ def test_known_mistake_gets_its_own_why(capsys):
     assert "before the restart" in capsys.readouterr().out
 
 
-def test_expected_is_computed_at_check_time(capsys):
+def test_expected_is_the_fact_when_the_question_was_shown(capsys):
     state = {"port": 32768}
+    q = Question("Which port?", expected=lambda: state["port"], changed_by="the restart")
+    state["port"] = 32771  # the student ran the restart cell, then came back to answer
+    assert q.check(32768) is True
+    out = capsys.readouterr().out
+    assert "that was right before the restart; now it is 32771" in out.lower()
+    assert q.check(32771) is True  # what is true now is not marked wrong either
+    assert "before the restart it was 32768" in capsys.readouterr().out
+    assert q.check(32770) is False
+    assert q.solution(show=False) == 32768
+
+
+def test_a_question_shown_before_its_fact_pins_it_at_the_first_check(capsys):
+    state: dict = {"port": None}
     q = Question("Which port?", expected=lambda: state["port"])
-    state["port"] = 32771  # the container restarted after the question was written
-    assert q.check(32771) is True
-    assert q.check(32768) is False
-    assert q.solution(show=False) == 32771
+    state["port"] = 40000
+    assert q.check(40000) is True
 
 
 def test_expected_must_be_a_callable():
@@ -85,7 +96,50 @@ def test_not_answered_yet_is_not_an_error(capsys):
 def test_digit_strings_count_as_numbers(capsys):
     q = Question("?", expected=lambda: 32768)
     assert q.check("32768") is True
+    assert q.check(" 32768\n") is True
     assert q.check(32768.0) is True
+
+
+@pytest.mark.parametrize(
+    "odd", ["²", "３２７６８", "٣", "32 768", "0x8000", "-1", "", float("nan")]
+)
+def test_odd_input_for_a_number_is_a_clear_message(odd):
+    q = Question("?", expected=lambda: 32768)
+    with pytest.raises(InvalidInput) as caught:
+        q.check(odd)
+    err = caught.value
+    assert "whole number" in err.why and "0-9" in err.why and err.fix.startswith("set answer =")
+    assert repr(odd) in err.what
+
+
+def test_numpy_values_are_plain_values(capsys):
+    np = pytest.importorskip("numpy")
+    q = Question("?", expected=lambda: np.int64(32768))
+    assert q.check(np.int64(32768)) is True
+    assert q.check(32768) is True
+    assert q.check(np.int32(32769)) is False
+    assert Question("?", expected=lambda: True).check(np.bool_(True)) is True
+    assert Question("?", expected=lambda: ["a"]).check([np.str_("a")]) is True
+
+
+def test_gateway_with_a_prefix_length_gets_specific_feedback(capsys):
+    q = Question("What is docker0's own address?", expected=lambda: "172.17.0.1")
+    assert q.check("172.17.0.1/16") is True
+    out = capsys.readouterr().out
+    assert "/16 is the subnet's prefix length" in out
+    assert q.check("172.17.0.0/16") is False
+    assert "whole subnet" in capsys.readouterr().out
+    assert q.check("172.17.0.9") is False
+    assert q.check("172.17.0.9/16") is False
+    assert "another one" in capsys.readouterr().out
+
+
+def test_a_subnet_question_answered_with_an_address_says_what_is_missing(capsys):
+    q = Question("Subnet?", expected=lambda: "172.18.0.0/16")
+    assert q.check("172.18.0.0") is False
+    assert "prefix length" in capsys.readouterr().out
+    assert q.check("172.18.0.0/24") is False
+    assert "/24 is not" in capsys.readouterr().out
 
 
 def test_strings_ignore_case_and_blanks(capsys):
@@ -134,11 +188,42 @@ def test_hint_and_solution_show_text(capsys):
         expected=lambda: port["now"],
         hint="look at the table",
         explain=lambda: f"it is {port['now']}",
+        changed_by="the restart",
     )
     q.hint()
     assert q.solution() == 40000
     out = capsys.readouterr().out
     assert "look at the table" in out and "40000" in out and "it is 40000" in out
+    port["now"] = 40001
+    assert q.solution() == 40000
+    assert "Now it is 40001: the restart changed it since" in capsys.readouterr().out
+
+
+def test_on_check_hears_every_checked_answer_and_cannot_break_it(capsys):
+    heard = []
+    q = Question("?", expected=lambda: 1, on_check=heard.append)
+    q.check(1), q.check(2), q.check(None)
+    assert heard == [True, False]
+
+    def broken(right):
+        raise RuntimeError("engine gone")
+
+    assert Question("?", expected=lambda: 1, on_check=broken).check(1) is True
+
+
+def test_facts_remembered_as_shown():
+    from labkit.check import history, recall, remember
+
+    class Lab:  # any object a notebook holds as its lab
+        namespace = "alice"
+
+    lab = Lab()
+    assert recall(lab, "myapp2.host_port") is None
+    for port in (32768, 32768, 32769):
+        remember(lab, "myapp2.host_port", port)
+    assert recall(lab, "myapp2.host_port") == 32769
+    assert history(lab, "myapp2.host_port") == [32768, 32769]
+    assert recall(Lab(), "myapp2.host_port") is None  # another lab has its own record
 
 
 def test_nothing_to_check_against_is_a_clear_error():

@@ -259,3 +259,127 @@ def test_snapshot_of_a_lab(lab):
     port = snap.containers[0].port(80).host_port
     assert {label for _, _, label in g.edge_set("port")} == {f"127.0.0.1:{port} → 80/tcp"}
     assert g.edge_set("route")
+
+
+def test_the_diagram_has_a_legend_for_what_it_draws():
+    g = layout(lab4(route=True))
+    kinds = [item.kind for item in g.legend]
+    assert {"port", "route", "uplink", "member", "network", "container", "host"} <= set(kinds)
+    assert "more" not in kinds and "changed" not in kinds  # nothing folded, nothing changed
+    assert "route" not in {i.kind for i in layout(lab4()).legend}
+    fig = topology_figure(lab4(route=True))
+    legend = next(t for t in fig.data if t.name == "legend")
+    assert any("published port" in t for t in legend.text) and any(
+        "route" in t for t in legend.text
+    )
+    # The legend is part of the picture: inside it, clear of every label.
+    assert all(-g.height <= item.y <= 0 and item.x < g.width for item in g.legend)
+    boxes = label_boxes(fig)
+    overlaps = [
+        (a[4], b[4])
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+    ]
+    assert not overlaps, overlaps
+
+
+def _segments(edge):
+    return list(zip(edge.points, edge.points[1:], strict=False))
+
+
+def _crossing(s, t):
+    """Where two axis-parallel segments meet, or None; and whether they share a stretch."""
+    (ax, ay), (bx, by) = s
+    (cx, cy), (dx, dy) = t
+    if ax == bx and cx == dx and ax == cx:  # both vertical, on one line
+        return "shared" if min(ay, by) < max(cy, dy) and min(cy, dy) < max(ay, by) else None
+    if ay == by and cy == dy and ay == cy:  # both horizontal, on one line
+        return "shared" if min(ax, bx) < max(cx, dx) and min(cx, dx) < max(ax, bx) else None
+    if ax == bx and cy == dy:  # s vertical, t horizontal
+        if min(cx, dx) <= ax <= max(cx, dx) and min(ay, by) <= cy <= max(ay, by):
+            return (ax, cy)
+    if ay == by and cx == dx:
+        if min(ax, bx) <= cx <= max(ax, bx) and min(cy, dy) <= ay <= max(cy, dy):
+            return (cx, ay)
+    return None
+
+
+@pytest.mark.parametrize("snap", [lab4(route=True), big(12, 4)], ids=["lab4", "four networks"])
+def test_the_route_and_the_published_port_paths_never_share_a_stretch(snap):
+    g = layout(dataclasses.replace(snap, route=True))
+    [route] = [e for e in g.edges if e.kind == "route"]
+    bridge = next(n for n in g.nodes if n.id == "network:bridge")
+    others = [e for e in g.edges if e.kind in ("port", "uplink", "client")]
+    assert others
+    # Every segment is level or upright, so meetings are exact; none is shared, and where the
+    # route crosses one it is at a right angle and well clear of the bridge's marker.
+    for r in _segments(route):
+        assert r[0][0] == r[1][0] or r[0][1] == r[1][1], r
+        for e in others:
+            for seg in _segments(e):
+                met = _crossing(r, seg)
+                assert met != "shared", (e.kind, seg)
+                if met is not None and e.kind != "client":
+                    assert abs(met[1] - bridge.y) >= 30, (e.kind, met)
+    # It ends at the bridge's marker, coming from above, not through another edge's end.
+    assert route.points[-1][0] == bridge.x and 0 < route.points[-1][1] - bridge.y <= 10
+    ends = {e.points[-1] for e in others}
+    assert route.points[-1] not in ends
+
+
+def test_the_fast_figure_json_is_what_plotly_validates():
+    from labkit.notebook.topology import figure_spec, mimebundle
+
+    g = layout(lab4(route=True), before=lab4())
+    fast = mimebundle(figure_spec(g))["application/vnd.plotly.v1+json"]
+    slow = mimebundle(topology_figure(lab4(route=True), before=lab4()))[
+        "application/vnd.plotly.v1+json"
+    ]
+    assert fast["layout"]["template"] == slow["layout"]["template"]
+    assert [t["name"] for t in fast["data"]] == [t["name"] for t in slow["data"]]
+    assert fast["data"][0]["x"] == slow["data"][0]["x"]
+
+
+class _CountingEngine:
+    def __init__(self, engine):
+        self._engine, self.calls = engine, []
+
+    def __getattr__(self, name):
+        attr = getattr(self._engine, name)
+        if not callable(attr) or name in ("info", "kind"):
+            return attr
+
+        def counted(*args, **kwargs):
+            self.calls.append((name, args[0] if args else ""))
+            return attr(*args, **kwargs)
+
+        return counted
+
+
+def test_a_lab_snapshot_reads_only_the_labs_networks(sim_engine):
+    from labkit.lab import Lab
+    from labkit.progress import record_check
+
+    mine, theirs = Lab(sim_engine, namespace="alice"), Lab(sim_engine, namespace="bob")
+    for i in range(5):  # a shared engine: other students' networks and containers
+        theirs.create_network(f"net{i}")
+        theirs.start_app(f"web{i}", network=f"net{i}")
+    mine.create_network("labnet")
+    mine.start_app("myapp2")
+    mine.start_app("web", network="labnet")
+    record_check(mine, "01.port", True)
+    from labkit.progress import flush
+
+    assert flush()
+    counting = _CountingEngine(sim_engine)
+    mine.engine = counting
+    snap = snapshot(mine, route=True)
+    assert "networks" not in [name for name, _ in counting.calls]
+    read = sorted(ref for name, ref in counting.calls if name == "network")
+    assert read == ["alice-labnet", "bridge", "host", "none"]
+    assert {c.name for c in snap.containers} == {"alice-myapp2", "alice-web"}  # no progress record
+    # Reusing the networks of an earlier snapshot: only the containers are read again.
+    counting.calls.clear()
+    snapshot(mine, networks=snap.networks)
+    assert [name for name, _ in counting.calls] == ["containers"]

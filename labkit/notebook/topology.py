@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 import plotly.graph_objects as go
 
 from labkit.engine.base import Engine
+from labkit.errors import NotFound
 from labkit.lab import Lab
 from labkit.models import Attachment, Container, EngineInfo, Network, PortBinding
+from labkit.progress import is_marker
 
 __all__ = [
     "Snapshot",
@@ -36,6 +38,8 @@ __all__ = [
     "topology",
     "label_boxes",
     "mimebundle",
+    "figure_spec",
+    "LEGEND",
 ]
 
 # Geometry, in pixels (= axis units).
@@ -48,6 +52,10 @@ MARK_DX = 20  # a column's bus line / markers sit this far into the column
 TEXT_DX = 32  # labels start here, right of the markers
 UPLINK_DX = 4  # host-to-network edges run down the column's left gutter ...
 GUTTER_DX = 10  # ... and port edges beside them, so neither crosses a label
+UPLINK_FAN_DY = 42  # above a band's network row: where uplinks run level to their gutter ...
+PORT_FAN_DY = 34  # ... and published ports, on a level of their own
+CLIENT_DX = 8  # the browser-to-host edge leaves the browser's marker at its left tip
+NODE_R = 8  # about half a node marker: where an edge ends at a marker's rim
 FONT = 11
 SMALL = 10
 
@@ -123,6 +131,16 @@ class Edge:
 
 
 @dataclass(frozen=True)
+class LegendItem:
+    """One entry of the legend under the diagram: a sample mark at (x, y), its text right of it."""
+
+    kind: str  # an edge kind (client, uplink, member, port, route), a node kind, or "changed"
+    text: str
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
 class Graph:
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
@@ -132,6 +150,7 @@ class Graph:
     height: int
     title: str
     changes: tuple[Change, ...] = field(default=())
+    legend: tuple[LegendItem, ...] = field(default=())
 
     def node_ids(self) -> set[str]:
         return {n.id for n in self.nodes}
@@ -140,24 +159,43 @@ class Graph:
         return {(e.source, e.target, e.label) for e in self.edges if kind in (None, e.kind)}
 
 
-def snapshot(source: Engine | Lab, *, route: bool = False, focus: Sequence[str] = ()) -> Snapshot:
-    """Read the engine once. For a Lab: the student's containers and the networks they touch, plus
-    the built-in bridge, host and none; for an Engine: everything on it."""
+def snapshot(
+    source: Engine | Lab,
+    *,
+    route: bool = False,
+    focus: Sequence[str] = (),
+    networks: Sequence[Network] | None = None,
+) -> Snapshot:
+    """Read the engine once. For a Lab: the student's containers, and only the networks they
+    touch plus the built-in bridge, host and none (one read each: on a shared engine the other
+    students' networks are none of this diagram's business); for an Engine: everything on it.
+
+    ``networks`` hands in networks read before (a restart changes containers, not networks):
+    then only the containers are read, and any network they joined since.
+    """
     if isinstance(source, Lab):
-        engine, containers, namespace = source.engine, source.containers(), source.namespace
+        engine, namespace = source.engine, source.namespace
+        containers = [c for c in source.containers() if not is_marker(c.labels)]
         used = {a.network for c in containers for a in c.networks}
-        networks = [
-            n
-            for n in engine.networks()
-            if n.name in _BUILTIN_ORDER or n.name in used or source.owns(n.labels)
-        ]
+        known = {n.name: n for n in networks or ()}
+        wanted = [*_BUILTIN_ORDER, *sorted(used - set(_BUILTIN_ORDER))]
+        found = []
+        for name in wanted:
+            if name in known:
+                found.append(known[name])
+                continue
+            try:
+                found.append(engine.network(name))
+            except NotFound:
+                continue  # removed meanwhile, or an engine started with --bridge=none
         focus = tuple(source.name(f) for f in focus)
     else:
-        engine, containers, namespace = source, source.containers(), ""
-        networks = source.networks()
+        engine, namespace = source, ""
+        containers = source.containers()
+        found = list(networks) if networks is not None else source.networks()
     return Snapshot(
         info=engine.info(),
-        networks=tuple(networks),
+        networks=tuple(found),
         containers=tuple(containers),
         route=route,
         namespace=namespace,
@@ -234,15 +272,19 @@ def layout(snap: Snapshot, *, before: Snapshot | None = None) -> Graph:
         "host", "host", float(host_x), -95.0, _host_label(info), _host_hover(info), _COLORS["host"]
     )
     nodes += [client, host]
-    # Down then across, so the edge never runs under the browser's label.
-    elbow = ((client.x, client.y), (client.x, host.y), (host.x - 10, host.y))
+    # Down then across, so the edge never runs under the browser's label; it leaves the marker
+    # at its left tip, so the route can leave from its bottom tip on a line of its own.
+    cx = client.x - CLIENT_DX
+    elbow = ((cx, client.y), (cx, host.y), (host.x - 10, host.y))
     edges.append(Edge("client", "client", "host", "", elbow))
 
     by_change = _index_changes(diff)
     y_top = -TOP_H
-    # Edges leave the host by a short drop, fan out above the first band, then follow gutters.
-    drop = (host.x, host.y - 22)
-    y_fan = y_top - 20 + 26
+    # Edges leave the host straight down, then run level to their column's gutter: uplinks on
+    # one level, published ports on another, so the two never share a segment, and the route
+    # (straight down into the bridge's top) crosses each at a right angle, well above the node.
+    y_uplink = y_top - 20 + UPLINK_FAN_DY
+    y_port = y_top - 20 + PORT_FAN_DY
     net_nodes: dict[str, Node] = {}
     placed: dict[str, Node] = {}
     pending_members: list[tuple[str, str]] = []
@@ -267,7 +309,13 @@ def layout(snap: Snapshot, *, before: Snapshot | None = None) -> Graph:
             if net.driver != "null":
                 iface = net.bridge_name or ("host's stack" if net.driver == "host" else net.driver)
                 gx = x0 + UPLINK_DX  # into the marker from the left, never across its label
-                path = ((host.x, host.y), drop, (gx, y_fan), (gx, y_net), (mx, y_net))
+                path = (
+                    (host.x, host.y),
+                    (host.x, y_uplink),
+                    (gx, y_uplink),
+                    (gx, y_net),
+                    (mx, y_net),
+                )
                 edges.append(Edge("uplink", "host", nnode.id, iface, path))
             members = sorted(homes.get(net.name, []), key=lambda c: (c.name not in focus, c.name))
             shown = members if len(members) <= cap else members[: cap - 1]
@@ -281,7 +329,7 @@ def layout(snap: Snapshot, *, before: Snapshot | None = None) -> Graph:
                 port_label = _port_label(c, by_change)
                 if port_label:
                     gx = x0 + GUTTER_DX
-                    path = ((host.x, host.y), drop, (gx, y_fan), (gx, y), (mx - 7, y))
+                    path = ((host.x, host.y), (host.x, y_port), (gx, y_port), (gx, y), (mx - 7, y))
                     edges.append(Edge("port", "host", cnode.id, _plain(port_label), path))
                     labels.append(
                         (x0 + TEXT_DX, y - 22, port_label, _COLORS["port"], _ports_hover(c))
@@ -318,19 +366,68 @@ def layout(snap: Snapshot, *, before: Snapshot | None = None) -> Graph:
 
     if route_net is not None:
         tnode = net_nodes[route_net.name]
-        path = ((client.x, client.y), (tnode.x, tnode.y))
+        # Into the node's top: the bridge sits first, under the browser, so this is one
+        # straight line down; elsewhere it goes down, then across above the node's label.
+        top = tnode.y + NODE_R
+        if tnode.x == client.x:
+            path = ((client.x, client.y - NODE_R), (tnode.x, top))
+        else:
+            path = (
+                (client.x, client.y - NODE_R),
+                (client.x, top + 14),
+                (tnode.x, top + 14),
+                (tnode.x, top),
+            )
         edges.append(Edge("route", "client", tnode.id, _plain(route_text), path))
 
-    height = int(-y_top - 10)
+    legend, y_end = _legend(nodes, edges, width, y_top + 14)
     return Graph(
         nodes=tuple(nodes),
         edges=tuple(edges),
         edge_labels=tuple(labels),
         width=int(width),
-        height=height,
+        height=int(-y_end + 8),
         title=_title(snap, diff),
         changes=diff,
+        legend=legend,
     )
+
+
+# What each mark means, in the legend under the diagram, in this order.
+LEGEND = {
+    "client": "browser → Docker host",
+    "uplink": "host → network (its Linux bridge)",
+    "port": "published port: host port → container port",
+    "route": "route to the bridge subnet (the lab text's route add)",
+    "member": "container on a network",
+    "host": "Docker host",
+    "network": "network",
+    "container": "container (grey: stopped)",
+    "more": "more containers, folded",
+    "changed": "changed since the last look",
+}
+_SAMPLE_W = 22  # a legend entry's sample line or marker, before its text
+_LEGEND_ROW = 18
+
+
+def _legend(
+    nodes: Sequence[Node], edges: Sequence[Edge], width: float, y: float
+) -> tuple[tuple[LegendItem, ...], float]:
+    """Entries for the kinds this diagram draws, in rows that fit its width; and where they end."""
+    present = {e.kind for e in edges} | {n.kind for n in nodes}
+    if any(n.changed for n in nodes):
+        present.add("changed")
+    items, x = [], float(PAD)
+    y -= _LEGEND_ROW / 2
+    for kind, text in LEGEND.items():
+        if kind not in present:
+            continue
+        need = _SAMPLE_W + 6 + _text_width(text, SMALL) + 18
+        if x + need > width - PAD / 2 and x > PAD:
+            x, y = float(PAD), y - _LEGEND_ROW
+        items.append(LegendItem(kind, text, x, y))
+        x += need
+    return tuple(items), y - _LEGEND_ROW / 2
 
 
 def _homes(
@@ -561,7 +658,13 @@ def topology(
 
 
 def _figure(g: Graph) -> go.Figure:
-    traces: list[go.Scatter] = []
+    return go.Figure(figure_spec(g))
+
+
+def figure_spec(g: Graph) -> dict:
+    """The figure as plain plotly JSON: what ``mimebundle`` sends, built without plotly's
+    per-property validation (which takes most of a figure's time: 30-70 ms here)."""
+    traces: list[dict] = []
     # Edges first so nodes and labels sit on top. One trace per kind, None between segments.
     styles = {
         "client": dict(color=_COLORS["client-edge"], width=1.5, dash="dot"),
@@ -583,7 +686,8 @@ def _figure(g: Graph) -> go.Figure:
             xs.append(None)
             ys.append(None)
         traces.append(
-            go.Scatter(
+            dict(
+                type="scatter",
                 x=xs,
                 y=ys,
                 mode="lines",
@@ -596,7 +700,8 @@ def _figure(g: Graph) -> go.Figure:
     rings = [n for n in g.nodes if n.changed]
     if rings:
         traces.append(
-            go.Scatter(
+            dict(
+                type="scatter",
                 x=[n.x for n in rings],
                 y=[n.y for n in rings],
                 mode="markers",
@@ -627,7 +732,8 @@ def _figure(g: Graph) -> go.Figure:
         if not kind_nodes:
             continue
         traces.append(
-            go.Scatter(
+            dict(
+                type="scatter",
                 x=[n.x for n in kind_nodes],
                 y=[n.y for n in kind_nodes],
                 mode="markers",
@@ -645,7 +751,8 @@ def _figure(g: Graph) -> go.Figure:
         )
     # Node labels: one text trace; edge labels: another. Text is placed right of its point.
     traces.append(
-        go.Scatter(
+        dict(
+            type="scatter",
             x=[n.x + TEXT_DX - MARK_DX for n in g.nodes],
             y=[n.y for n in g.nodes],
             mode="text",
@@ -658,7 +765,8 @@ def _figure(g: Graph) -> go.Figure:
     )
     if g.edge_labels:
         traces.append(
-            go.Scatter(
+            dict(
+                type="scatter",
                 x=[lx for lx, *_ in g.edge_labels],
                 y=[ly for _, ly, *_ in g.edge_labels],
                 mode="text",
@@ -670,13 +778,13 @@ def _figure(g: Graph) -> go.Figure:
                 name="edge labels",
             )
         )
-    fig = go.Figure(data=traces)
-    fig.update_layout(
+    traces += _legend_traces(g.legend, styles, symbols, sizes)
+    layout = dict(
         title=dict(text=g.title, x=0.01, xanchor="left", font=dict(size=14)),
         width=g.width,
         height=g.height + 70,
         margin=dict(l=0, r=0, t=70, b=0),
-        showlegend=False,
+        showlegend=False,  # the legend is drawn in the diagram's own pixels: see _legend
         plot_bgcolor="white",
         paper_bgcolor="white",
         hovermode="closest",
@@ -685,15 +793,92 @@ def _figure(g: Graph) -> go.Figure:
         xaxis=dict(range=[0, g.width], visible=False, fixedrange=True),
         yaxis=dict(range=[-g.height, 0], visible=False, fixedrange=True),
         meta={"labkit": "topology", "changes": [str(c) for c in g.changes]},
+        template=_template(),
     )
-    return fig
+    return {"data": traces, "layout": layout}
 
 
-def mimebundle(fig: go.Figure) -> dict:
+def _legend_traces(
+    items: Sequence[LegendItem], styles: dict, symbols: dict, sizes: dict
+) -> list[dict]:
+    if not items:
+        return []
+    traces: list[dict] = []
+    for item in items:
+        if item.kind in styles:  # a short stretch of the edge's own line
+            traces.append(
+                dict(
+                    type="scatter",
+                    x=[item.x, item.x + _SAMPLE_W],
+                    y=[item.y, item.y],
+                    mode="lines",
+                    line=styles[item.kind],
+                    hoverinfo="skip",
+                    name=f"legend {item.kind}",
+                )
+            )
+    marks = [i for i in items if i.kind not in styles]
+    if marks:
+        traces.append(
+            dict(
+                type="scatter",
+                x=[i.x + _SAMPLE_W / 2 for i in marks],
+                y=[i.y for i in marks],
+                mode="markers",
+                hoverinfo="skip",
+                name="legend marks",
+                marker=dict(
+                    symbol=[symbols.get(i.kind, "circle") for i in marks],
+                    size=[sizes.get(i.kind, 17) for i in marks],
+                    color=[
+                        "rgba(0,0,0,0)" if i.kind == "changed" else _COLORS[i.kind] for i in marks
+                    ],
+                    line=dict(
+                        width=[3 if i.kind == "changed" else 1 for i in marks],
+                        color=[
+                            _COLORS["changed"] if i.kind == "changed" else "white" for i in marks
+                        ],
+                    ),
+                ),
+            )
+        )
+    traces.append(
+        dict(
+            type="scatter",
+            x=[i.x + _SAMPLE_W + 6 for i in items],
+            y=[i.y for i in items],
+            mode="text",
+            text=[_esc(i.text) for i in items],
+            textposition="middle right",
+            hoverinfo="skip",
+            textfont=dict(size=SMALL, color="#616161"),
+            name="legend",
+        )
+    )
+    return traces
+
+
+_TEMPLATE: dict | None = None
+
+
+def _template() -> dict:
+    """plotly's default template as plain JSON, read once (what ``Figure.to_json`` embeds)."""
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        import json
+
+        import plotly.io as pio
+
+        template = pio.templates[pio.templates.default].to_plotly_json()
+        _TEMPLATE = json.loads(pio.json.to_json_plotly(template))
+    return _TEMPLATE
+
+
+def mimebundle(fig: go.Figure | dict) -> dict:
     """The display data JupyterLab's bundled plotly extension renders offline (no CDN)."""
     import json
 
-    spec = json.loads(fig.to_json())
+    spec = dict(fig) if isinstance(fig, dict) else json.loads(fig.to_json())
     spec["config"] = {"displaylogo": False, "responsive": False}
     return {"application/vnd.plotly.v1+json": spec, "text/plain": "<labkit topology figure>"}
 
