@@ -18,7 +18,8 @@ Every message says what happened, why, and what to do, in words a student reads:
     ├── NotOwned                    refused: the object was not created by labkit
     ├── ContainerNotRunning         exited, crash-looping, or never started
     ├── ImageBuildFailed
-    └── LabHostError                the multi-host lab topology could not be built
+    ├── LabHostError                the multi-host lab topology could not be built
+    └── HubError                    a JupyterHub (or a user's server on it) refused or did not answer
 
 Engines raise these ``from`` the underlying exception so a developer can still see the cause;
 the notebook layer shows only the message.
@@ -44,6 +45,7 @@ __all__ = [
     "ContainerNotRunning",
     "ImageBuildFailed",
     "LabHostError",
+    "HubError",
     "EngineWarning",
 ]
 
@@ -133,3 +135,7 @@ class ImageBuildFailed(LabkitError):
 
 class LabHostError(LabkitError):
     pass
+
+
+class HubError(LabkitError):
+    """A JupyterHub, its proxy or a user's server refused, failed or did not answer in time."""
