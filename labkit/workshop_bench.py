@@ -214,6 +214,8 @@ def run_student(
             run.error = "restart + probe: " + out["error"]
     except LabkitError as exc:
         run.error = exc.message.splitlines()[0][:300]
+    except Exception as exc:  # noqa: BLE001 - one student's failure must not stop the workshop
+        run.error = f"{type(exc).__name__}: {exc}"[:300]
     if not run.finished_at:
         run.finished_at = time.monotonic()
     return run
@@ -229,6 +231,7 @@ class MemorySampler:
     def __init__(self, run_id: str, interval: float = 5.0) -> None:
         self.run_id, self.interval = run_id, interval
         self.peaks: dict[str, dict[str, float]] = {}
+        self._cpu: dict[int, tuple[str, float]] = {}  # pid -> (user, CPU seconds so far)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True, name="memory")
 
@@ -257,6 +260,8 @@ class MemorySampler:
                 role = _role(proc.cmdline())
             except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
                 continue
+            times = proc.cpu_times()
+            self._cpu[proc.pid] = (env["JUPYTERHUB_USER"], times.user + times.system)
             row = per.setdefault(env["JUPYTERHUB_USER"], {"rss_mb": 0.0, "pss_mb": 0.0})
             rss = mem.rss / 2**20
             row["rss_mb"] += rss
@@ -266,6 +271,11 @@ class MemorySampler:
         for user, row in per.items():
             if row["rss_mb"] > self.peaks.get(user, {}).get("rss_mb", 0.0):
                 self.peaks[user] = {k: round(v, 1) for k, v in row.items()}
+
+    def cpu_seconds(self, user: str) -> float:
+        """CPU time of the student's processes as last sampled (a process's last seconds before it
+        exited are not seen: a lower bound)."""
+        return sum(cpu for who, cpu in self._cpu.values() if who == user)
 
 
 def _role(cmdline: Sequence[str]) -> str:
@@ -307,6 +317,7 @@ class ModeReport:
     memory_pss_mb_median: float | None = None
     processes_per_user: float | None = None
     memory_by_role_mb: dict[str, float] = field(default_factory=dict)
+    cpu_seconds_median: float | None = None
     engines_distinct: int | None = None
     stragglers: int = 0
     failures: list[str] = field(default_factory=list)
@@ -581,6 +592,9 @@ def _summarise(report: ModeReport, runs: Sequence[StudentRun], sampler: MemorySa
         report.memory_rss_mb_max = round(max(p["rss_mb"] for p in peaks), 1)
         report.memory_pss_mb_median = round(statistics.median(p["pss_mb"] for p in peaks), 1)
         report.processes_per_user = round(statistics.median(p["processes"] for p in peaks), 1)
+        report.cpu_seconds_median = round(
+            statistics.median(sampler.cpu_seconds(r.user) for r in runs), 1
+        )
         for role in ("start_command", "server", "kernel", "engine_other"):
             report.memory_by_role_mb[role] = round(
                 statistics.median(p.get(f"{role}_rss_mb", 0.0) for p in peaks), 1
@@ -620,6 +634,7 @@ def _table(reports: Sequence[ModeReport]) -> str:
             lambda r: show(r.memory_by_role_mb.get("start_command"), " MB"),
         ),
         ("processes per user", lambda r: show(r.processes_per_user)),
+        ("CPU per user (server start to end)", lambda r: show(r.cpu_seconds_median, " s")),
         ("leftover processes ended", lambda r: show(r.stragglers)),
     ]
     head = ["", *[f"{r.mode} ({r.users} users)" for r in reports]]
@@ -715,7 +730,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         json.dumps({"machine": machine, "modes": [asdict(r) for r in reports]}, indent=2)
     )
     print(f"(JSON: {out})")
-    return 0
+    # Not a timing verdict: a workshop that did not run clean (a failed run, a collision, an
+    # object left behind) is a failure whatever the clock said.
+    clean = all(
+        r.passed == r.users and not r.collisions and not r.left_behind
+        for r in reports
+        if not any(n.startswith("not run:") for n in r.notes)
+    )
+    return 0 if clean else 1
 
 
 if __name__ == "__main__":

@@ -236,26 +236,30 @@ class Kernel:
 
     def _send(self, msg_type: str, content: dict[str, Any]) -> str:
         msg_id = uuid.uuid4().hex
-        self._ws.send(
-            json.dumps(
-                {
-                    "header": {
-                        "msg_id": msg_id,
-                        "msg_type": msg_type,
-                        "username": "labkit",
-                        "session": self.session,
-                        "version": "5.3",
-                        "date": datetime.now(timezone.utc).isoformat(),
-                    },
-                    "parent_header": {},
-                    "metadata": {},
-                    "content": content,
-                    "channel": "shell",
-                    "buffers": [],
-                }
-            )
-        )
+        try:
+            self._ws.send(self._message(msg_id, msg_type, content))
+        except Exception as exc:  # noqa: BLE001 - a closed socket, a reset
+            raise _fail(f"{self.server.name}'s kernel channel closed", exc) from exc
         return msg_id
+
+    def _message(self, msg_id: str, msg_type: str, content: dict[str, Any]) -> str:
+        return json.dumps(
+            {
+                "header": {
+                    "msg_id": msg_id,
+                    "msg_type": msg_type,
+                    "username": "labkit",
+                    "session": self.session,
+                    "version": "5.3",
+                    "date": datetime.now(timezone.utc).isoformat(),
+                },
+                "parent_header": {},
+                "metadata": {},
+                "content": content,
+                "channel": "shell",
+                "buffers": [],
+            }
+        )
 
     def _messages(self, deadline: float) -> Iterator[dict[str, Any]]:
         import websocket

@@ -12,23 +12,31 @@ its child (forwarding the hub's stop signals) and, once that exits, stops what i
   ``DOCKER_HOST`` for every kernel and terminal of this server. Where this labkit has no daemon,
   each kernel keeps its own in-process simulator, as labkit did before the daemon.
 
-The server also loads labkit's extension (``GET /labkit/status``, see ``labkit.hub.extension``).
+The server also loads labkit's extension (``GET /labkit/status``, see ``labkit.hub.extension``)
+and talks to its kernels over unix sockets (``KERNEL_ARG``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["main", "prepare_environment", "EXTENSION_ARG"]
+__all__ = ["main", "prepare_environment", "EXTENSION_ARG", "KERNEL_ARG"]
 
 EXTENSION_ARG = "--ServerApp.jpserver_extensions=labkit.hub.extension=True"
+# Kernels over unix sockets, not TCP: on a machine where many servers start kernels while
+# simulated apps and docker-proxy take loopback ports from the same ephemeral range, a kernel's
+# TCP port can be taken between the server choosing it and the kernel binding it (seen here: the
+# kernel dies with "Address already in use" and its student waits).
+KERNEL_ARG = "--KernelManager.transport=ipc"
 _SIM_TIMEOUT = 60.0
 _EXPORT = re.compile(r"^export DOCKER_HOST=(\S+)\s*$")
 
@@ -106,6 +114,25 @@ def _start_sim(env: dict[str, str]) -> bool:
     return True
 
 
+def _short_runtime_dir(env: dict[str, str]) -> Path | None:
+    """A shorter JUPYTER_RUNTIME_DIR where the default one would make kernels' unix socket paths
+    too long (107 bytes; a deep home, as under a test's folder). Returns the folder it made."""
+    home = Path(env.get("HOME") or Path.home())
+    data = env.get("JUPYTER_DATA_DIR") or str(
+        Path(env.get("XDG_DATA_HOME") or home / ".local" / "share") / "jupyter"
+    )
+    runtime = env.get("JUPYTER_RUNTIME_DIR") or str(Path(data) / "runtime")
+    if len(runtime) + len("/kernel-") + 36 + len("-ipc-99") < 100:
+        return None
+    short = (
+        Path(tempfile.gettempdir())
+        / f"labkit-rt-{hashlib.sha1(str(home).encode()).hexdigest()[:10]}"
+    )
+    short.mkdir(mode=0o700, exist_ok=True)
+    env["JUPYTER_RUNTIME_DIR"] = str(short)
+    return short
+
+
 def prepare_environment(env: dict[str, str]) -> bool:
     """Set the namespace and the engine in ``env``; True when a per-user daemon was started."""
     _namespace(env)
@@ -132,12 +159,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     env = dict(os.environ)
     started_sim = prepare_environment(env)
+    runtime = _short_runtime_dir(env)
     exe = shutil.which("jupyterhub-singleuser", path=str(Path(sys.executable).parent))
     exe = exe or shutil.which("jupyterhub-singleuser")
     if exe is None:
         _say("jupyterhub-singleuser is not installed: pip install 'labkit[hub]'")
         return 1
-    child = subprocess.Popen([exe, EXTENSION_ARG, *args], env=env)
+    child = subprocess.Popen([exe, EXTENSION_ARG, KERNEL_ARG, *args], env=env)
 
     def forward(signum: int, _frame: object) -> None:
         child.send_signal(signum)
@@ -149,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if started_sim:
             _stop_sim(env)
+        if runtime is not None:
+            shutil.rmtree(runtime, ignore_errors=True)
 
 
 if __name__ == "__main__":
