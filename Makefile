@@ -9,7 +9,7 @@ PORT ?= 8888
 # JupyterLab refuses root without this; lab VMs and containers often run the course as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test test-engines bench lint clean
+.PHONY: lab test test-engines bench bench-workshop lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ test-engines: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/labkit bench $(BENCH_ARGS)
+
+# N students at once on a real JupyterHub, shared engine and per-user simulated engines
+# (WORKSHOP_ARGS="--users 3" for a quick run; table on stdout, bench-results/workshop.json).
+bench-workshop: $(STAMP)
+	$(BIN)/python -m labkit.workshop_bench $(WORKSHOP_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check labkit tests notebooks

@@ -53,7 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "bench", help="labkit's speed against the docker CLI, as ratios (--quick, --json)"
     )
     sub.add_parser("sim", help="the simulated engine's daemon: start | status | stop | reset")
+    sub.add_parser("hub", help="a JupyterHub workshop: `labkit hub status` shows every student")
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["hub"]:  # the hub's commands parse their own options
+        from labkit.hub.cli import main as hub_main
+
+        return hub_main(argv[1:])
     if argv[:1] == ["bench"]:  # the benchmark parses its own options
         from labkit.bench import main as bench_main
 

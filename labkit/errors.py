@@ -20,7 +20,8 @@ Every message says what happened, why, and what to do, in words a student reads:
     ├── ContainerNotRunning         exited, crash-looping, or never started
     ├── CommandTimeout              a command in a container outlived its bound
     ├── ImageBuildFailed
-    └── LabHostError                the multi-host lab topology could not be built
+    ├── LabHostError                the multi-host lab topology could not be built
+    └── HubError                    a JupyterHub (or a user's server on it) refused or did not answer
 
 Engines raise these ``from`` the underlying exception so a developer can still see the cause;
 the notebook layer shows only the message.
@@ -50,6 +51,7 @@ __all__ = [
     "CommandTimeout",
     "ImageBuildFailed",
     "LabHostError",
+    "HubError",
     "EngineWarning",
 ]
 
@@ -159,3 +161,7 @@ class ImageBuildFailed(LabkitError):
 
 class LabHostError(LabkitError):
     pass
+
+
+class HubError(LabkitError):
+    """A JupyterHub, its proxy or a user's server refused, failed or did not answer in time."""

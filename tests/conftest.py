@@ -43,6 +43,7 @@ REQUIRE = {
     "docker": "LABKIT_REQUIRE_DOCKER",
     "browser": "LABKIT_REQUIRE_BROWSER",
     "labhosts": "LABKIT_REQUIRE_LABHOSTS",
+    "hub": "LABKIT_REQUIRE_HUB",
 }
 
 

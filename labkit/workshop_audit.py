@@ -1,0 +1,300 @@
+"""Who touched what on a shared engine, for the workshop benchmark: a tap per student, an index.
+
+Each student's server gets ``DOCKER_HOST=unix://<tap>`` instead of the engine's own socket. The
+tap relays every byte both ways unchanged (keep-alive, chunked bodies, and the raw streams of
+``exec``/``attach`` after ``101 Upgrade``) and records who sent which request line (and, for the
+calls that create or connect, the JSON body). That is how the benchmark knows which student
+touched which object: the engine itself does not say who called it.
+
+One asyncio loop in a thread of its own serves every tap. ``EngineIndex`` knows every container
+and network of the run (from the engine's events) and whose namespace it is; ``count_collisions``
+reads a student's requests against it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+from labkit.lab import NAMESPACE_LABEL
+
+__all__ = ["EngineTap", "Request", "EngineIndex", "count_collisions", "route"]
+
+_LIMIT = 1 << 20
+_BODY_PATHS = ("/containers/create", "/networks/create", "/connect", "/disconnect")
+_BUILTIN = ("bridge", "host", "none")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request a student's server sent to the engine."""
+
+    user: str
+    method: str
+    path: str
+    time: float
+    body: Any = None
+
+
+@dataclass
+class _Stats:
+    requests: list[Request] = field(default_factory=list)
+    count: int = 0
+
+
+class EngineTap:
+    """``tap.add(user) -> socket path``; ``tap.requests(user)``, ``tap.count(user)``; ``tap.close()``."""
+
+    def __init__(self, upstream: str, folder: Path) -> None:
+        self.upstream = upstream
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._stats: dict[str, _Stats] = {}
+        self._servers: list[asyncio.AbstractServer] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="tap")
+        self._thread.start()
+
+    def add(self, user: str) -> Path:
+        path = self.folder / f"{user}.sock"
+        self._stats[user] = _Stats()
+
+        async def serve() -> None:
+            server = await asyncio.start_unix_server(
+                lambda r, w: self._relay(user, r, w), path=str(path), limit=_LIMIT
+            )
+            self._servers.append(server)
+
+        asyncio.run_coroutine_threadsafe(serve(), self._loop).result(10)
+        return path
+
+    def users(self) -> list[str]:
+        return list(self._stats)
+
+    def requests(self, user: str) -> list[Request]:
+        return list(self._stats[user].requests)
+
+    def count(self, user: str) -> int:
+        return self._stats[user].count
+
+    def close(self) -> None:
+        async def stop() -> None:
+            for server in self._servers:
+                server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        if self._loop.is_running():
+            asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+        for path in self.folder.glob("*.sock"):
+            path.unlink(missing_ok=True)
+
+    async def _relay(
+        self, user: str, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter
+    ) -> None:
+        try:
+            up_r, up_w = await asyncio.open_unix_connection(self.upstream, limit=_LIMIT)
+        except OSError:
+            client_w.close()
+            return
+        back = asyncio.ensure_future(_copy(up_r, client_w))
+        try:
+            while True:
+                head = await client_r.readuntil(b"\r\n\r\n")
+                method, path, headers = _parse(head)
+                if "content-length" in headers:
+                    body = await client_r.readexactly(int(headers["content-length"]))
+                elif "chunked" in headers.get("transfer-encoding", "").lower():
+                    body = await _read_chunked(client_r)
+                else:
+                    body = b""
+                self._record(user, method, path, body, headers)
+                up_w.write(head + body)
+                await up_w.drain()
+                if "upgrade" in headers.get("connection", "").lower():
+                    await _copy(client_r, up_w)  # exec/attach: raw bytes from here on
+                    break
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            pass
+        finally:
+            try:
+                up_w.write_eof()  # the client's half-close, passed on (exec's stdin EOF)
+            except (OSError, RuntimeError):
+                pass
+            try:
+                await asyncio.wait_for(back, 30)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                back.cancel()
+            for w in (up_w, client_w):
+                w.close()
+
+    def _record(
+        self, user: str, method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> None:
+        stats = self._stats[user]
+        stats.count += 1
+        if method not in ("POST", "PUT", "DELETE"):
+            return
+        parsed: Any = None
+        if body and any(p in path.split("?")[0] for p in _BODY_PATHS):
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+        stats.requests.append(Request(user, method, path, time.time(), parsed))
+
+
+def _parse(head: bytes) -> tuple[str, str, dict[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")
+    method, path = (lines[0].split(" ") + ["", ""])[:2]
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            key, value = line.split(":", 1)
+            headers[key.strip().lower()] = value.strip()
+    return method, path, headers
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    """A chunked body, framing and all (relayed as it came)."""
+    raw = b""
+    while True:
+        size_line = await reader.readuntil(b"\r\n")
+        raw += size_line
+        size = int(size_line.split(b";")[0].strip(), 16)
+        if size == 0:
+            while True:  # trailers, then the empty line
+                line = await reader.readuntil(b"\r\n")
+                raw += line
+                if line == b"\r\n":
+                    return raw
+        raw += await reader.readexactly(size + 2)
+
+
+async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while True:
+            chunk = await reader.read(65536)
+            if not chunk:
+                break
+            writer.write(chunk)
+            await writer.drain()
+    except (ConnectionError, asyncio.CancelledError):
+        pass
+    finally:
+        if writer.can_write_eof():
+            try:
+                writer.write_eof()
+            except (OSError, RuntimeError):
+                pass
+
+
+class EngineIndex:
+    """Every container and network on the shared engine during the run: id → (name, namespace).
+
+    Seeded from the engine, kept up by its event stream, and told by the taps which student
+    created which name (for objects without labkit's labels)."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.objects: dict[str, tuple[str, str | None]] = {}
+        self.creators: dict[str, str] = {}  # object name -> namespace of the student who made it
+        self._lock = threading.Lock()
+        api = engine.client.api
+        for c in api.containers(all=True):
+            labels = c.get("Labels") or {}
+            self.objects[c["Id"]] = (c["Names"][0].lstrip("/"), labels.get(NAMESPACE_LABEL))
+        for n in api.networks():
+            self.objects[n["Id"]] = (n["Name"], (n.get("Labels") or {}).get(NAMESPACE_LABEL))
+        self._events = engine.client.events(
+            decode=True, since=int(time.time()) - 1, filters={"type": ["container", "network"]}
+        )
+        threading.Thread(target=self._pump, daemon=True, name="engine-index").start()
+
+    def _pump(self) -> None:
+        try:
+            for raw in self._events:
+                actor = raw.get("Actor", {})
+                attrs = actor.get("Attributes", {})
+                if raw.get("Action") == "create" and actor.get("ID"):
+                    with self._lock:
+                        self.objects[actor["ID"]] = (
+                            attrs.get("name", ""),
+                            attrs.get(NAMESPACE_LABEL),
+                        )
+        except Exception:  # noqa: BLE001 - the stream ends with an error when closed
+            return
+
+    def close(self) -> None:
+        self._events.close()
+
+    def namespace_of(self, ref: str) -> tuple[bool, str | None]:
+        """(known, namespace) of a container or network named or id'd by ``ref``."""
+        ref = unquote(ref).lstrip("/")
+        with self._lock:
+            items = list(self.objects.items())
+        for oid, (name, ns) in items:
+            if ref == name or (len(ref) >= 12 and oid.startswith(ref)):
+                return True, ns or self.creators.get(name) or f"(not labkit's: {name})"
+        if ref in self.creators:
+            return True, self.creators[ref]
+        return False, None
+
+
+def route(path: str) -> tuple[list[str], dict[str, list[str]]]:
+    parsed = urlparse(path)
+    parts = [p for p in parsed.path.split("/") if p]
+    if parts and parts[0].startswith("v1."):
+        parts = parts[1:]
+    return parts, parse_qs(parsed.query)
+
+
+def count_collisions(
+    requests: Sequence[Any], namespace: str, index: EngineIndex
+) -> tuple[int, int, list[str]]:
+    """(collisions, unresolved, examples) for one student's requests to the shared engine."""
+    collisions, unresolved, examples = 0, 0, []
+
+    def hit(why: str) -> None:
+        nonlocal collisions
+        collisions += 1
+        if len(examples) < 5:
+            examples.append(why)
+
+    for r in requests:
+        parts, query = route(r.path)
+        if len(parts) < 2 or parts[0] not in ("containers", "networks"):
+            continue  # exec/{id}/start, build, images: nothing of a namespace's
+        kind, ref = parts[0], parts[1]
+        body = r.body if isinstance(r.body, dict) else {}
+        if ref == "prune":
+            hit(f"{r.method} {r.path}: a prune touches every namespace")
+            continue
+        if ref == "create":
+            labels = body.get("Labels") or {}
+            owner = labels.get(NAMESPACE_LABEL)
+            if owner and owner != namespace:
+                hit(f"{r.method} {r.path}: created in namespace {owner!r}")
+            continue
+        targets = [(kind, ref)]
+        if kind == "networks" and len(parts) > 2 and body.get("Container"):
+            targets.append(("containers", str(body["Container"])))
+        for target_kind, target in targets:
+            if target_kind == "networks" and unquote(target) in _BUILTIN:
+                continue
+            known, owner = index.namespace_of(target)
+            if not known:
+                unresolved += 1
+            elif owner != namespace:
+                hit(f"{r.method} {r.path}: {target_kind[:-1]} of {owner!r}")
+    return collisions, unresolved, examples
