@@ -203,7 +203,7 @@ def fit(
             pass  # the engine refuses it in its own words
         elif not positionals[0].startswith(prefix):
             positionals = [own(positionals[0])]
-            added.append(f"the namespace prefix ({positionals[0]})")
+            added.append(f"the namespace ({positionals[0]})")
         flags += label_flags
         added.append("labkit's labels")
     else:
@@ -280,7 +280,7 @@ def _fit_run_flags(
             has_name = True
             fitted = own(value)
             if fitted != value:
-                added.append(f"the namespace prefix ({fitted})")
+                added.append(f"the namespace ({fitted})")
             out += ["--name", fitted]
         elif name in ("--network", "--net"):
             out += ["--network", ref("network", value)]
@@ -298,10 +298,10 @@ def _fit_run_flags(
         )
     if not has_init:
         out.append("--init")
-        added.append("--init (a restart takes a moment, not the 10 s stop timeout)")
+        added.append("--init")
     if not has_dns:
         out += ["--dns", "127.0.0.1"]
-        added.append("--dns 127.0.0.1 (name lookups stay on this machine)")
+        added.append("--dns 127.0.0.1")
     return out
 
 
@@ -316,8 +316,8 @@ def _loopback(spec: str, local: bool, added: list[str]) -> str:
         fitted = f"127.0.0.1::{parts[0]}"
     else:
         fitted = f"127.0.0.1:{parts[0]}:{parts[1]}"
-    if "loopback" not in " ".join(added):
-        added.append("publishing on loopback (127.0.0.1) only: the app stays on this machine")
+    if "loopback publishing" not in added:
+        added.append("loopback publishing")
     return fitted
 
 

@@ -193,6 +193,12 @@ class DockerEngine:
         except EngineUnavailable:
             return self._base_url or os.environ.get("DOCKER_HOST") or _DEFAULT_SOCKET
 
+    def cli_environment(self) -> dict[str, str]:
+        """What the docker CLI needs in its environment to reach this same engine: DOCKER_HOST
+        when the engine was named explicitly (the simulator, a lab host); otherwise nothing, and
+        the CLI follows DOCKER_HOST and the docker context as the SDK did."""
+        return {"DOCKER_HOST": self._base_url} if self._base_url else {}
+
     @property
     def client(self) -> docker.DockerClient:
         # Built lazily and rebuilt after a failure, so a kernel recovers when the engine returns.

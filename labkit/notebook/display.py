@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 import sys
 import warnings
 
@@ -19,6 +20,11 @@ def start(namespace: str | None = None) -> Lab:
     install_warning_display()
     engine, why = choose()
     lab = Lab(engine, namespace=namespace)
+    # The kernel's own docker commands (%docker, !docker) reach the same engine as labkit.
+    os.environ.update(engine.cli_environment())  # type: ignore[attr-defined]
+    from labkit.notebook.magics import register
+
+    register(lab)
     show_banner(lab, why)
     return lab
 
