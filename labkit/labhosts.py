@@ -45,6 +45,8 @@ __all__ = [
     "OPENINGS",
     "SUBNET",
     "AGENT_BRIDGES",
+    "dropped_packets",
+    "drop_rules",
 ]
 
 ROOT = Path(os.environ.get("LABKIT_LABHOSTS_ROOT", "/var/lib/labkit/labhosts"))
@@ -82,6 +84,27 @@ _NETWORK_OPTIONS = {
     "trusted-host-interfaces": {"com.docker.network.bridge.trusted_host_interfaces": "eth1"},
     "nat-unprotected": {"com.docker.network.bridge.gateway_mode_ipv4": "nat-unprotected"},
 }
+
+
+def dropped_packets(listing: str, ips: set[str]) -> int:
+    """Packets dropped for ``ips`` in ``iptables -t raw -L PREROUTING -v -n [-x]`` output."""
+    dropped = 0
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) > 2 and fields[2] == "DROP" and fields[-1] in ips:
+            dropped += _count(fields[0])
+    return dropped
+
+
+def _count(field: str) -> int:
+    # Without -x, iptables abbreviates large counters (1500 → 1K).
+    scale = {"K": 1_000, "M": 1_000_000, "G": 1_000_000_000}.get(field[-1:], 1)
+    return int(field.rstrip("KMG") or 0) * scale
+
+
+def drop_rules(specs: list[str], ips: set[str]) -> tuple[str, ...]:
+    """The DROP rules for ``ips`` among ``iptables -t raw -S PREROUTING`` lines."""
+    return tuple(r for r in specs if "DROP" in r and any(f"-d {ip}/32 " in f"{r} " for ip in ips))
 
 
 class LabHostsUnavailable(LabHostError):
@@ -536,15 +559,8 @@ class LabHosts:
         """Engine 28's per-container DROP rules in the raw table's PREROUTING, and how many
         packets they dropped (``iptables -t raw -L PREROUTING -v -n -x``)."""
         listed = self.run(agent, "iptables", "-t", "raw", "-L", "PREROUTING", "-v", "-n", "-x")
-        dropped = 0
-        for line in listed.stdout.splitlines():
-            fields = line.split()
-            if len(fields) > 2 and fields[2] == "DROP" and fields[-1] in ips:
-                dropped += int(fields[0])
         rules = self.run(agent, "iptables", "-t", "raw", "-S", "PREROUTING").stdout.splitlines()
-        return dropped, tuple(
-            r for r in rules if "DROP" in r and any(f"-d {ip}/32 " in f"{r} " for ip in ips)
-        )
+        return dropped_packets(listed.stdout, ips), drop_rules(rules, ips)
 
     # -- between the agents: flannel's two ideas, by hand --------------------------------------
 

@@ -66,9 +66,7 @@ def docker(lab: Lab, line: str, *, step: str = "") -> int:
         print(f"  (labkit added: {', '.join(fitted.added)})")
     code, out = _run_cli(lab, fitted)
     if "--dns 127.0.0.1" in fitted.added:  # the CLI's warning about the resolver labkit chose
-        out = "".join(
-            line for line in out.splitlines(keepends=True) if "Localhost DNS" not in line
-        )
+        out = "".join(line for line in out.splitlines(keepends=True) if "Localhost DNS" not in line)
     if out:
         print(out.rstrip("\n"))
     if code != 0:
