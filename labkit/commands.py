@@ -117,6 +117,7 @@ class Fitted:
     argv: tuple[str, ...]
     added: tuple[str, ...] = field(default=())
     creates: Kind | None = None  # the command makes a new container or network
+    containers: tuple[str, ...] = ()  # the containers it names (made or referred to), as run
 
     @property
     def shown(self) -> str:
@@ -209,7 +210,20 @@ def fit(
     else:
         positionals = _fit_positionals(command, positionals, ref)
     argv = [*command.split(), *flags, *positionals, *cmd_tail]
-    return Fitted(tuple(words), tuple(argv), tuple(added), creates)
+    named = _named_containers(command, flags, positionals)
+    return Fitted(tuple(words), tuple(argv), tuple(added), creates, named)
+
+
+def _named_containers(command: str, flags: list[str], positionals: list[str]) -> tuple[str, ...]:
+    if command in ("run", "create"):
+        return tuple(flags[i + 1] for i, f in enumerate(flags[:-1]) if f == "--name")
+    shape = _POSITIONALS.get(command, ())
+    names = []
+    for i, word in enumerate(positionals):
+        role = shape[i] if i < len(shape) else (shape[-1] if shape and shape[-1] == "*" else "")
+        if role in ("c", "*"):
+            names.append(word)
+    return tuple(names)
 
 
 def _command(words: list[str]) -> tuple[str, list[str]]:

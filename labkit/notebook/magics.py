@@ -73,7 +73,21 @@ def docker(lab: Lab, line: str, *, step: str = "") -> int:
         hint = _hint(lab, fitted, out)
         if hint:
             print(f"→ {hint}")
+    else:
+        _remember(lab, fitted)
     return code
+
+
+def _remember(lab: Lab, fitted: Fitted) -> None:
+    """What the command just showed of its containers is what the course's checks hold the
+    student to (``labkit.check.remember_container``): read once, right after it ran."""
+    from labkit.check import remember_container
+
+    for name in fitted.containers:
+        try:
+            remember_container(lab, lab.engine.container(name))
+        except NotFound:
+            continue  # removed by this very command (rm -f)
 
 
 def host(lab: Lab, line: str) -> None:
