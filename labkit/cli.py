@@ -54,7 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sub.add_parser("sim", help="the simulated engine's daemon: start | status | stop | reset")
     sub.add_parser("hub", help="a JupyterHub workshop: `labkit hub status` shows every student")
+    sub.add_parser(
+        "lab", help="open the course in JupyterLab on the engine the notebooks will use (make lab)"
+    )
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["lab"]:  # everything after `lab` is JupyterLab's
+        return _open_lab(argv[1:])
     if argv[:1] == ["hub"]:  # the hub's commands parse their own options
         from labkit.hub.cli import main as hub_main
 
@@ -237,3 +242,30 @@ def _engine(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def _open_lab(jupyter_args: list[str]) -> int:
+    """JupyterLab on the engine the notebooks will pick: a real engine when one answers, else
+    the user's simulated engine, whose DOCKER_HOST every kernel and terminal then inherits (so
+    the docker CLI in a terminal drives the same engine as the notebooks)."""
+    import os
+    import shutil
+
+    try:
+        engine, why = choose()
+        print(f"labkit: the course runs on {engine.info().description} ({why})")
+    except LabkitError as exc:
+        print(f"labkit: {exc.message}", file=sys.stderr)
+        return 2
+    os.environ.update(engine.cli_environment())  # type: ignore[attr-defined]
+    jupyter = shutil.which("jupyter", path=os.path.dirname(sys.executable)) or shutil.which(
+        "jupyter"
+    )
+    if jupyter is None:
+        print(
+            "labkit: JupyterLab is not installed here: run `make lab` (it sets up .venv)",
+            file=sys.stderr,
+        )
+        return 2
+    os.execv(jupyter, [jupyter, "lab", *jupyter_args])
+    return 0  # not reached: exec replaces this process
