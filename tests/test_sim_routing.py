@@ -196,3 +196,16 @@ def test_counters_print_as_iptables_shortens_them():
         " 100K",
         "  34M",
     ]
+
+
+@pytest.mark.parametrize("classroom", [V20, V28], indirect=True)
+def test_the_published_port_on_the_engine_host_answers_on_both(classroom):
+    # Measured on both: http://<agent>:<port> from the other host returns the page, with the
+    # client's own address; a port published on 127.0.0.1 is not there for it.
+    published = classroom.container("pub").port().host_port
+    result = classroom.routed_http("198.18.0.11", published)
+    assert result.outcome == Outcome.OK and result.server_ip == ip(classroom, "pub")
+    assert result.client_addr.startswith("[::ffff:198.18.0.10]:")
+    loopback = classroom.container("lo").port().host_port
+    assert classroom.routed_http("198.18.0.11", loopback).outcome == Outcome.REFUSED
+    assert lines(classroom)[0] == "Chain PREROUTING (policy ACCEPT 10 packets, 606 bytes)"

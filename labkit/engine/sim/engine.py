@@ -1296,13 +1296,15 @@ class SimulatedEngine:
         path: str = "/",
         *,
         client: str = routing.DEFAULT_CLIENT,
+        agent: str = routing.DEFAULT_AGENT,
         in_interface: str = routing.DEFAULT_INTERFACE,
         timeout: float = 2.0,
     ) -> ProbeResult:
         """GET http://host:port/path from another host that routes the engine's networks
-        through this engine's host (the lab text's ``ip route add 172.17.0.0/16 via <host>``),
-        arriving on ``in_interface``: 20.10 forwards it, 28 drops it unless opened (daemon
-        option, gateway mode or trusted interface). The raw table's counters move."""
+        through this engine's host (``agent``; the lab text's ``ip route add 172.17.0.0/16 via
+        <host>``), arriving on ``in_interface``: 20.10 forwards it, 28 drops it unless opened
+        (daemon option, gateway mode or trusted interface). ``host=agent`` with a published
+        host port goes through that port instead. The raw table's counters move."""
         with self._lock:
             self._check_open()
             return routing.routed_get(
@@ -1312,6 +1314,7 @@ class SimulatedEngine:
                 port,
                 path,
                 client=client,
+                agent=agent,
                 in_interface=in_interface,
                 timeout=timeout,
             )

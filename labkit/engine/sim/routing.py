@@ -49,6 +49,7 @@ __all__ = [
     "TRUSTED_INTERFACES",
     "DEFAULT_CLIENT",
     "DEFAULT_INTERFACE",
+    "DEFAULT_AGENT",
     "DirectRouting",
     "RawRule",
     "check_network_options",
@@ -64,6 +65,7 @@ TRUSTED_INTERFACES = "com.docker.network.bridge.trusted_host_interfaces"
 # The other host of the lab text (labkit's lab hosts use these), and the engine host's
 # interface its packets arrive on.
 DEFAULT_CLIENT = "198.18.0.10"
+DEFAULT_AGENT = "198.18.0.11"  # the engine's host, as the other host reaches it
 DEFAULT_INTERFACE = "eth0"
 
 _MODELLED_MODES = ("nat", "nat-unprotected")
@@ -277,15 +279,19 @@ def routed_get(
     path: str = "/",
     *,
     client: str = DEFAULT_CLIENT,
+    agent: str = DEFAULT_AGENT,
     in_interface: str = DEFAULT_INTERFACE,
     timeout: float = 2.0,
 ) -> ProbeResult:
     """An HTTP GET of ``http://host:port/path`` from another host (``client``) whose route to
-    the engine's networks goes through the engine's host, arriving on ``in_interface``.
+    the engine's networks goes through the engine's host (``agent``, reached on its
+    ``in_interface``).
 
-    ``host`` must be an address in one of the engine's networks. Nothing waits: a request the
-    engine drops comes back at once as a TIMEOUT after ``timeout`` seconds of model time, and
-    the raw table's counters move as the real ones do.
+    ``host`` is an address in one of the engine's networks, or ``agent`` itself with a
+    published host port (the lab text's ``http://<agent>:32768``, which both generations
+    answer for ports published on all interfaces). Nothing waits: a request the engine drops
+    comes back at once as a TIMEOUT after ``timeout`` seconds of model time, and the raw
+    table's counters move as the real ones do.
     """
     try:
         target = ipaddress.IPv4Address(host)
@@ -295,6 +301,10 @@ def routed_get(
             "a request routed from another host names the container by its IPv4 address",
             "use the address from lab.ip(...) or docker inspect, e.g. 172.17.0.2",
         ) from None
+    url = f"http://{host}:{port}{path}" if port != 80 else f"http://{host}{path}"
+    result = _Result(f"{host}:{port}", url, float(timeout))
+    if host == agent:
+        return _published_port(world, state, result, port, path, client)
     net, rec, ep = _find(world, target)
     if net is None:
         raise InvalidInput(
@@ -302,8 +312,6 @@ def routed_get(
             "the route from the other host leads into the engine's own networks only",
             "use an address inside one of them, e.g. 172.17.0.2 on the default bridge",
         )
-    url = f"http://{host}:{port}{path}" if port != 80 else f"http://{host}{path}"
-    result = _Result(f"{host}:{port}", url, float(timeout))
     syns = syn_packets(timeout)
     generation = world.generation
     rule = None
@@ -352,6 +360,34 @@ def routed_get(
         return result.unreachable(f"no container has {host}: the bridge finds no one there")
     state.count(key, 1, _SYN_BYTES)
     return result.refused(f"nothing listens on port {port} in the container")
+
+
+def _published_port(
+    world: World, state: DirectRouting, result: _Result, port: int, path: str, client: str
+) -> ProbeResult:
+    """The engine host's own address and a host port: the published port's NAT (and proxy)
+    forward it to the container on both generations, when it is published on all interfaces
+    (or on that address); one published on 127.0.0.1 is not there for another host."""
+    for rec in world.container_recs.values():
+        if not rec.running:
+            continue
+        for (container_port, proto), bindings in rec.published.items():
+            hit = [ip for ip, host_port in bindings if host_port == port and proto == "tcp"]
+            if not any(ip in ("0.0.0.0", "::") for ip in hit):
+                continue
+            state.count(None, _ANSWERED_PACKETS, _request_bytes(path, result.target))
+            if container_port != 80 or not world.serves_app(rec):
+                return result.refused(f"nothing listens on port {container_port} in the container")
+            low, high = world.port_range
+            body = world.page(rec, f"[::ffff:{client}]:{random.randint(low, high)}")
+            if path.split("?", 1)[0] not in SERVED_PATHS:
+                return result.reply(404, "", "HTTP 404: the app serves / only")
+            return result.reply(200, body, f"through the published port {port}")
+    state.count(None, 1, _SYN_BYTES)
+    return result.refused(
+        f"no container publishes port {port} on the engine host's addresses (one published on "
+        "127.0.0.1 is reachable from that host only)"
+    )
 
 
 def _published_here(rec: ContainerRec, net: NetworkRec, port: int) -> bool:
