@@ -531,7 +531,17 @@ def _exec_cases() -> list[Case]:
 def _probed_within(bound: float):
     def check(lab: Lab, results) -> None:
         assert len(results) == 2 and all(isinstance(r, ProbeResult) for r in results)
-        if lab.engine.info().bridge_reachable or lab.engine.info().simulated:
+        assert all(r.latency_ms < bound * 1000 + 500 for r in results), results
+        if lab.engine.where == os.environ.get("LABKIT_TEST_DOCKER28"):
+            # An engine in a network namespace of its own: its ports are not reachable from
+            # here, and its bridge IP is another engine's container (which labkit says).
+            assert {r.outcome for r in results} <= {
+                Outcome.REFUSED,
+                Outcome.WRONG_CONTAINER,
+                Outcome.UNREACHABLE,
+                Outcome.TIMEOUT,
+            }
+        else:
             assert all(r.ok for r in results), results
 
     return check
