@@ -91,6 +91,7 @@ class Container:
     restart_count: int = 0
     started_at: str = ""
     image_id: str = ""  # the image's ID ("sha256:…"), where the engine says it
+    hostname: str = ""  # Config.Hostname, where the engine says it (inspect, not the list)
 
     @property
     def short_id(self) -> str:
@@ -207,6 +208,7 @@ class Outcome:
     NOT_HTTP = "not-http"
     NOT_RUNNING = "not-running"  # the container exited or is restarting: nothing to probe
     TAKEN = "taken"  # the port is someone else's now (after a restart): not probed
+    WRONG_CONTAINER = "wrong-container"  # an app answered, but not this container's
     ERROR = "error"
 
 

@@ -8,6 +8,7 @@ port of 'eighty') is an InvalidInput, said before any traffic.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import threading
 import time
@@ -58,13 +59,14 @@ def probe_host_port(
             "host-port", Outcome.ERROR, f"{container.name} publishes no host port for {port}/tcp"
         )
     host_port = binding.host_port or binding.ipv6_host_port
-    return probe_address(
+    result = probe_address(
         engine,
         _published_host(engine, binding.host_ip),
         int(host_port),
         via="host-port",
         timeout=timeout,
     )
+    return _from(container, result)
 
 
 def probe_bridge_ip(
@@ -85,7 +87,25 @@ def probe_bridge_ip(
         return _nothing_to_probe(
             "bridge-ip", Outcome.ERROR, f"{container.name} has no bridge IP: {why}"
         )
-    return probe_address(engine, att.ip, port, via="bridge-ip", timeout=timeout)
+    return _from(container, probe_address(engine, att.ip, port, via="bridge-ip", timeout=timeout))
+
+
+def _from(container: Container, result: ProbeResult) -> ProbeResult:
+    """An answer from another container is not this one's: an address can reach someone else's
+    container from here (an engine in another network namespace, a reused bridge IP)."""
+    if (
+        result.ok
+        and container.hostname
+        and result.hostname
+        and result.hostname != container.hostname
+    ):
+        return dataclasses.replace(
+            result,
+            outcome=Outcome.WRONG_CONTAINER,
+            detail=f"answered by another container (hostname {result.hostname}, not "
+            f"{container.hostname}): from here {result.target} is not {container.name}'s",
+        )
+    return result
 
 
 def probe_address(
@@ -245,7 +265,7 @@ def probe_old_port(
                 detail=f"host port {old_port} is now held by another program on this machine: "
                 "not probed",
             )
-    return probe_address(engine, info.host, old_port, via=via, timeout=timeout)
+    return _from(container, probe_address(engine, info.host, old_port, via=via, timeout=timeout))
 
 
 def _listening_here(port: int, proc: Path = Path("/proc/net")) -> bool:

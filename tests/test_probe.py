@@ -234,3 +234,25 @@ def test_a_port_still_the_containers_is_probed(sim_lab):
     app = sim_lab.start_app("myapp2")
     result = probe_old_port(sim_lab.engine, app, app.port(80).host_port)
     assert result.ok and result.server_ip == app.ip
+
+
+def test_an_answer_from_another_container_is_not_this_ones():
+    """From here an address may reach someone else's container (an engine in another network
+    namespace, whose 172.17.0.2 is not the one here): the app's hostname tells them apart."""
+    from labkit.engine.sim import SimulatedEngine
+    from labkit.models import Container, PortBinding
+    from labkit.probe import probe_host_port
+
+    page = b"labkit lab app\nServer IP: 172.17.0.2\nHostname: 0123456789ab\nClient: x\n"
+    engine = SimulatedEngine(reason="tests")
+    with tcp_server(lambda c: c.sendall(http(page))) as port:
+        binding = PortBinding(80, host_ip="127.0.0.1", host_port=port)
+        mine = Container(
+            "f" * 64, "mine", "img", "running", ports=(binding,), hostname="ffffffffffff"
+        )
+        theirs = dataclasses.replace(mine, hostname="0123456789ab")
+        wrong = probe_host_port(engine, mine)
+        right = probe_host_port(engine, theirs)
+    engine.close()
+    assert wrong.outcome == Outcome.WRONG_CONTAINER and "0123456789ab" in wrong.detail
+    assert right.ok

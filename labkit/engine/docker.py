@@ -935,6 +935,7 @@ def container_from_inspect(data: Mapping[str, Any]) -> Container:
         restart_count=data.get("RestartCount", 0),
         started_at=state.get("StartedAt", ""),
         image_id=data.get("Image", ""),
+        hostname=data.get("Config", {}).get("Hostname", ""),
     )
 
 
