@@ -181,6 +181,7 @@ class HostView:
     ip_forward: bool | None = None
     containers: tuple[tuple[str, str], ...] = ()  # (name, IP)
     vxlan: tuple[int, int] | None = None  # (sent, received) when a tunnel is up
+    engine: str = ""  # the agent's Docker Engine version, "" for the client
 
 
 @dataclass(frozen=True)
@@ -463,6 +464,7 @@ class LabHosts:
                     ip_forward=self.ip_forward(name),
                     containers=containers,
                     vxlan=tunnel if up else None,
+                    engine=self.engine(name).info().version if agent else "",
                 )
             )
         return tuple(views)

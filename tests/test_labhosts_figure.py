@@ -23,7 +23,14 @@ def views(route=True, vxlan=None, hostgw=False):
             vxlan,
         ),
         HostView(
-            "agent02", "198.18.0.12", (), "172.18.0.1/16", True, (("web2", "172.18.0.2"),), vxlan
+            "agent02",
+            "198.18.0.12",
+            (),
+            "172.18.0.1/16",
+            True,
+            (("web2", "172.18.0.2"),),
+            vxlan,
+            engine="28.5.2",
         ),
     )
 
@@ -68,3 +75,9 @@ def test_same_input_same_figure():
         labhosts_figure(views(vxlan=(1, 1))).to_json()
         == labhosts_figure(views(vxlan=(1, 1))).to_json()
     )
+
+
+def test_an_agents_engine_version_is_in_its_bridges_hover():
+    hovers = [h for trace in labhosts_figure(views()).data for h in (trace.hovertext or ())]
+    assert "agent02's own engine: Docker Engine 28.5.2" in hovers
+    assert "agent01's own engine" in hovers  # no version given: none shown

@@ -44,7 +44,8 @@ def labhosts_figure(views: Sequence[HostView]) -> go.Figure:
                     x,
                     -1.0,
                     f"docker0 {view.bridge}<br>ip_forward {forward}",
-                    f"{view.name}'s own engine",
+                    f"{view.name}'s own engine"
+                    + (f": Docker Engine {view.engine}" if view.engine else ""),
                     "bridge",
                 )
             )
