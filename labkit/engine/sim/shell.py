@@ -97,21 +97,11 @@ IPv4 = ipaddress.IPv4Address
 class World(Protocol):
     """What a modelled command may read of the engine's state (the engine holds its lock)."""
 
-    # Read-only properties: the engine's dicts and its port range satisfy them as they are.
-    @property
-    def container_recs(self) -> Mapping[str, ContainerRec]: ...
-
-    @property
-    def network_recs(self) -> Mapping[str, NetworkRec]: ...
-
-    @property
-    def host_hostname(self) -> str: ...
-
-    @property
-    def host_nameserver(self) -> str: ...
-
-    @property
-    def port_range(self) -> tuple[int, int]: ...
+    container_recs: Mapping[str, ContainerRec]
+    network_recs: Mapping[str, NetworkRec]
+    host_hostname: str
+    host_nameserver: str
+    port_range: tuple[int, int]
 
     def serves_app(self, rec: ContainerRec) -> bool: ...
 
