@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
 
-from labkit.bench import Figure, median_time
+from labkit.bench import Figure
 from labkit.engine.base import LAB_IMAGE
 
 __all__ = ["bench_simulator"]
@@ -57,45 +59,65 @@ def _docker(cli: str, host: str) -> Callable[..., str]:
 
 
 def _cli_figures(cli: str, sim: str, real: str | None, repeats: int) -> list[Figure]:
-    seconds = {"sim": _measure(cli, sim, repeats)}
-    if real:
-        seconds["real"] = _measure(cli, real, repeats)
+    """Each command timed on the simulator and on the real engine in turn, repeat by repeat,
+    so a busy moment of the machine weighs on both sides alike."""
+    benches = {"sim": _Bench(cli, sim), **({"real": _Bench(cli, real)} if real else {})}
+    times: dict[str, dict[str, list[float]]] = {k: {c: [] for c in _TARGETS} for k in benches}
+    try:
+        for bench in benches.values():
+            bench.setup()
+        for command in _TARGETS:
+            for _ in range(max(repeats, 15) if command == "port" else repeats):
+                for kind, bench in benches.items():
+                    times[kind][command].append(bench.time(command))
+    finally:
+        for bench in benches.values():
+            bench.cleanup()
     figures = []
     for command, target in _TARGETS.items():
         fig = Figure(f"docker {command} (CLI) on the simulator", target=target)
-        fig.labkit_s = seconds["sim"][command]
-        if "real" in seconds:
+        fig.labkit_s = statistics.median(times["sim"][command])
+        if "real" in times:
             fig.baseline = f"docker {command} on the real engine"
-            fig.baseline_s = seconds["real"][command]
+            fig.baseline_s = statistics.median(times["real"][command])
         figures.append(fig)
     return figures
 
 
-def _measure(cli: str, host: str, repeats: int) -> dict[str, float]:
-    """Median seconds of each command on one engine; removes the containers it made."""
-    tag = f"benchsim{uuid.uuid4().hex[:6]}"
-    docker = _docker(cli, host)
-    app = f"{tag}-myapp2"
-    publish = ["--label", tag, "-p", "127.0.0.1::80", LAB_IMAGE]
-    made: list[str] = []
-    runs = iter(range(10_000))
+class _Bench:
+    """The CLI against one engine: a lab app to port and restart, containers it ran to remove."""
 
-    def run_one() -> None:
-        name = f"{tag}-run{next(runs)}"
-        made.append(docker("run", "-d", "--init", "--name", name, *publish).strip())
+    def __init__(self, cli: str, host: str) -> None:
+        self.cli, self.host = cli, host
+        self.docker = _docker(cli, host)
+        self.tag = f"benchsim{uuid.uuid4().hex[:6]}"
+        self.app = f"{self.tag}-myapp2"
+        self.made: list[str] = []
+        self.runs = 0
 
-    try:
-        made.append(docker("run", "-d", "--init", "--name", app, *publish).strip())
-        return {
-            "port": median_time(lambda: docker("port", app), repeats),
-            "run -d": median_time(run_one, repeats),
-            "restart": median_time(lambda: docker("restart", app), repeats),
-        }
-    finally:
-        for cid in made:
+    def _run(self, name: str) -> None:
+        publish = ["--label", self.tag, "-p", "127.0.0.1::80", LAB_IMAGE]
+        self.made.append(self.docker("run", "-d", "--init", "--name", name, *publish).strip())
+
+    def setup(self) -> None:
+        self._run(self.app)
+
+    def time(self, command: str) -> float:
+        started = time.perf_counter()
+        if command == "port":
+            self.docker("port", self.app)
+        elif command == "restart":
+            self.docker("restart", self.app)
+        else:
+            self.runs += 1
+            self._run(f"{self.tag}-run{self.runs}")
+        return time.perf_counter() - started
+
+    def cleanup(self) -> None:
+        for cid in self.made:
             subprocess.run(
-                [cli, "rm", "-f", cid],
-                env={**os.environ, "DOCKER_HOST": host},
+                [self.cli, "rm", "-f", cid],
+                env={**os.environ, "DOCKER_HOST": self.host},
                 capture_output=True,
                 timeout=60,
             )

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from labkit.engine.sim import daemon
+from labkit.generation import API_VERSION, Generation
 
 
 @pytest.fixture
@@ -33,7 +34,8 @@ def test_start_is_idempotent_and_the_socket_is_the_users_alone(path):
     assert first.running and again.pid == first.pid and lines == []
     assert (path.stat().st_mode & 0o777) == 0o600
     assert (path.parent.stat().st_mode & 0o777) == 0o700
-    assert first.url == f"unix://{path}" and first.api_version == "1.41"
+    assert first.url == f"unix://{path}"
+    assert first.api_version == API_VERSION[Generation(first.generation)]
 
 
 def test_a_killed_daemon_is_replaced_with_one_line(path):

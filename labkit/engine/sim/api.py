@@ -67,7 +67,7 @@ __all__ = ["ApiServer", "serve", "EXTENSION_PREFIX", "MAX_CONNECTIONS"]
 
 EXTENSION_PREFIX = "/labkit/v1"
 MAX_CONNECTIONS = 64  # one thread each; a student's kernels and terminals use a handful
-_IDLE = 120.0  # a keep-alive connection with no request for this long is closed
+_IDLE = 300.0  # a keep-alive connection with no request for this long is closed
 _BODY_MAX = 1 << 20
 _SERVED = (
     "it serves containers (run, ps, inspect, port, logs, exec, start, stop, restart, rm), "
@@ -359,7 +359,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks, size = [], 0
+            chunks: list[bytes] = []
+            size = 0
             while True:
                 line = self.rfile.readline(1024)
                 length = int(line.split(b";")[0].strip() or b"0", 16)
@@ -498,9 +499,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def route_events(self) -> None:
         filters = wire.parse_filters(self.query.get("filters"))
-        wire.event_matches(
-            {"Type": "", "Action": "", "Actor": {"ID": "", "Attributes": {}}}, filters
-        )  # unknown filter keys answer 400 before the stream starts
+        wire.check_filters(filters, wire.EVENT_FILTERS)  # a 400 before the stream starts
         since = float(self.query["since"]) if self.query.get("since") else None
         until = float(self.query["until"]) if self.query.get("until") else None
         inbox: queue.SimpleQueue[dict] = queue.SimpleQueue()
@@ -531,6 +530,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def route_containers(self) -> None:
         filters = wire.parse_filters(self.query.get("filters"))
+        wire.check_filters(filters, wire.CONTAINER_FILTERS)
         show_all = _flag(self.query.get("all")) or "status" in filters
         now = time.time()
         found = []
@@ -562,6 +562,8 @@ class _Handler(BaseHTTPRequestHandler):
             for key in {"80/tcp", *(body.get("ExposedPorts") or {})}:
                 ports.setdefault(key, None)
         mode = host.get("NetworkMode") or "default"
+        if mode.startswith("container:"):
+            raise _not_modelled("sharing another container's network (--network container:…)")
         cid, said = self.engine.create(
             image,
             name=self.query.get("name") or None,
@@ -705,16 +707,16 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 while True:
                     try:
-                        line = inbox.get(timeout=1.0)
+                        new = inbox.get(timeout=1.0)
                     except queue.Empty:
                         if _peer_gone(self.connection, eof_is_gone=True):
                             self.close_connection = True
                             return
                         continue
-                    if line is None:
+                    if new is None:
                         break
-                    if line.stream in streams:
-                        chunk(line)
+                    if new.stream in streams:
+                        chunk(new)
             finally:
                 detach()
         self._end_chunks()
@@ -860,6 +862,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def route_networks(self) -> None:
         filters = wire.parse_filters(self.query.get("filters"))
+        wire.check_filters(filters, wire.NETWORK_FILTERS)
         found = []
         for net in self.engine.networks():
             try:

@@ -37,10 +37,17 @@ MODELLED = (
 class HostWorld(Protocol):
     """What the host's commands read of the engine (the engine holds its lock)."""
 
-    container_recs: Mapping[str, ContainerRec]
-    network_recs: Mapping[str, NetworkRec]
-    host_hostname: str
-    port_range: tuple[int, int]
+    @property
+    def container_recs(self) -> Mapping[str, ContainerRec]: ...
+
+    @property
+    def network_recs(self) -> Mapping[str, NetworkRec]: ...
+
+    @property
+    def host_hostname(self) -> str: ...
+
+    @property
+    def port_range(self) -> tuple[int, int]: ...
 
 
 @dataclass(frozen=True)
@@ -200,15 +207,16 @@ def _ip_block(link: _Link, link_only: bool, family4: bool) -> str:
 
 
 def _ip_route(world: HostWorld) -> str:
-    lines = []
-    bridges = [link for link in _links(world) if link.net is not None and link.net.pool]
-    for link in sorted(bridges, key=lambda b: b.net.pool.subnet.network_address):  # type: ignore[union-attr]
-        pool = link.net.pool  # type: ignore[union-attr]
-        down = "" if link.up else " linkdown"
-        lines.append(
-            f"{pool.subnet} dev {link.name} proto kernel scope link src {pool.gateway}{down} \n"
-        )
-    return "".join(lines)
+    routes = []
+    for link in _links(world):
+        pool = link.net.pool if link.net is not None else None
+        if pool is not None:
+            down = "" if link.up else " linkdown"
+            line = (
+                f"{pool.subnet} dev {link.name} proto kernel scope link src {pool.gateway}{down} \n"
+            )
+            routes.append((pool.subnet.network_address, line))
+    return "".join(line for _address, line in sorted(routes))
 
 
 # -- ifconfig (net-tools) -----------------------------------------------------------------------------

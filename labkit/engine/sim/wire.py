@@ -21,6 +21,10 @@ from labkit.host import SIMULATED_LABEL
 __all__ = [
     "Filters",
     "parse_filters",
+    "check_filters",
+    "CONTAINER_FILTERS",
+    "NETWORK_FILTERS",
+    "EVENT_FILTERS",
     "epoch",
     "human_duration",
     "status_text",
@@ -78,6 +82,11 @@ def _bad_filter(text: str) -> InvalidInput:
     return InvalidInput(
         "The filters are not valid JSON", text[:80], "send filters as the docker CLI does"
     ).answering(400, f"invalid filter: {text[:80]}")
+
+
+def check_filters(filters: Filters, allowed: Iterable[str]) -> None:
+    """Refuse a filter Docker does not know for this list, as the daemon does (400)."""
+    _check_keys(filters, allowed)
 
 
 def _check_keys(filters: Filters, allowed: Iterable[str]) -> None:
