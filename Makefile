@@ -9,7 +9,7 @@ PORT ?= 8888
 # JupyterLab refuses root without this; lab VMs and containers often run the course as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test test-engines bench bench-workshop lint clean
+.PHONY: lab test check test-engines bench bench-workshop lint clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ test: $(STAMP)
 ENGINES ?= 28
 test-engines: $(STAMP)
 	@rc=0; for gen in $(ENGINES); do .ci/engine-suites $$gen $(PYTEST_ARGS) || rc=1; done; exit $$rc
+
+# A student's install check, under a minute: labkit, the engine the course will use, JupyterLab's
+# settings, and the first notebook in a kernel (tests/test_install.py says what and why).
+check: $(STAMP)
+	$(BIN)/labkit doctor
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_install.py
 
 bench: $(STAMP)
 	$(BIN)/labkit bench $(BENCH_ARGS)

@@ -241,8 +241,8 @@ class Question:
         self._pinned: Any = _UNSET
         try:  # the fact as it stands now, when the student reads the question
             self._pin()
-        except LabkitError:
-            pass  # nothing to pin yet (a cell above not run): pinned at the first check
+        except Exception:  # noqa: BLE001 - nothing to pin yet (a cell above not run, an object
+            pass  # gone): pinned at the first check, where a failure is shown as it happens
 
     def __repr__(self) -> str:
         return f"Question({self.prompt!r})"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import plotly.graph_objects as go
 
+from labkit.check import remember_container
 from labkit.engine.base import Engine
 from labkit.errors import NotFound
 from labkit.lab import Lab
@@ -652,8 +653,12 @@ def diff_figure(before: Snapshot, after: Snapshot) -> go.Figure:
 def topology(
     source: Engine | Lab | Snapshot, *, route: bool = False, before: Snapshot | None = None
 ) -> go.Figure:
-    """The one call a notebook makes: ``topology(lab)`` or ``topology(lab, route=True)``."""
+    """The one call a notebook makes: ``topology(lab)`` or ``topology(lab, route=True)``.
+    For a Lab, what the diagram shows of each container is recorded for the checks."""
     snap = source if isinstance(source, Snapshot) else snapshot(source, route=route)
+    if isinstance(source, Lab):
+        for c in snap.containers:
+            remember_container(source, c)
     return topology_figure(snap, before=before)
 
 

@@ -23,6 +23,7 @@ from labkit.models import Container, Event, Outcome, ProbeResult
 from labkit.notebook.tables import port_table
 from labkit.notebook.topology import Snapshot, figure_spec, layout, mimebundle, snapshot
 from labkit.probe import probe
+from labkit.ready import until_listening
 
 __all__ = ["RestartPanel", "Observation", "burst_name"]
 
@@ -385,7 +386,8 @@ class RestartPanel:
                     self._busy = False
 
     def _observe_burst(self, actions: list[str]) -> None:
-        container = self.lab.container(self.name)
+        # Started from a terminal: like Lab.restart, wait (bounded) for the app to listen.
+        container = until_listening(self.lab.engine, self.lab.container(self.name))
         self._observe(f"watch: {burst_name(actions, container.status)}", container=container)
 
     def _title_html(self) -> str:
