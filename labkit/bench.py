@@ -24,6 +24,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from unittest import mock
 
@@ -175,11 +176,9 @@ def bench_port_tables(lab: Lab, sizes: list[int], repeats: int, real: bool) -> l
         )
         if real and shutil.which("docker"):
             fig.baseline = "docker port, once per container (CLI)"
-            fig.baseline_s = median_time(
-                lambda names=names: [_cli("port", name) for name in names], max(1, repeats // 2)
-            )
+            fig.baseline_s = median_time(partial(_cli_each, "port", names), max(1, repeats // 2))
             fig.extra["sdk_reload_each_s"] = _round(
-                median_time(lambda names=names: _sdk_reload_each(names), repeats)
+                median_time(partial(_sdk_reload_each, names), repeats)
             )
             fig.extra["speedup_vs_cli"] = round(fig.baseline_s / labkit_s, 1)
             fig.extra["speedup_vs_sdk_reloads"] = round(
@@ -191,6 +190,10 @@ def bench_port_tables(lab: Lab, sizes: list[int], repeats: int, real: bool) -> l
 
 def _round(seconds: float) -> float:
     return round(seconds, 4)
+
+
+def _cli_each(command: str, names: list[str]) -> list[str]:
+    return [_cli(command, name) for name in names]
 
 
 def _sdk_reload_each(names: list[str]) -> list:
@@ -230,7 +233,7 @@ def bench_topology(sizes: list[int], repeats: int) -> list[Figure]:
         for i in range(n):
             lab.start_app(f"c{i:03d}", network=nets[i % len(nets)])
         snap = snapshot(lab)
-        seconds = median_time(lambda snap=snap: topology_figure(snap), repeats)
+        seconds = median_time(partial(topology_figure, snap), repeats)
         size = len(topology_figure(snap).to_json())
         engine.close()
         figures.append(

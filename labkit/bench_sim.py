@@ -146,7 +146,7 @@ def _memory(pid: int, path: Path, quick: bool) -> Figure:
         from labkit.bench import bench_notebooks
 
         with mock.patch.dict(os.environ, {"LABKIT_SIM_SOCKET": str(path)}):
-            bench_notebooks("sim")
+            bench_notebooks("sim", f"benchsim{os.getpid()}")
         how = "all notebooks executed on it"
     after = _rss_kib(pid)
     fig = Figure(f"simulator daemon memory ({how})", target="<= 80 MB")

@@ -54,7 +54,7 @@ class BrowserUnavailable(RuntimeError):
 
 def notebook_json(*sources: str) -> dict:
     """A notebook of code cells, stored without outputs."""
-    cells = [
+    cells: list[dict] = [
         {
             "cell_type": "code",
             "id": f"cell{i}",

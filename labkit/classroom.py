@@ -68,7 +68,8 @@ def simulated_route_step(generation: Generation, opening: str = "none") -> Route
             agent.run(LAB_IMAGE, name="unpublished", network=on),
         ]
         subnet = agent.network(network).subnet
-        port = made[0].port(80).host_port or 0
+        binding = made[0].port(80)
+        port = binding.host_port or 0 if binding else 0
         before = [_no_route(c.ip, subnet) for c in made]
         after = [
             _marked(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from labkit.connect import choose
 from labkit.errors import InvalidInput, LabkitError
 from labkit.lab import Lab
-from labkit.models import Container, ProbeResult
+from labkit.models import Container, PortBinding, ProbeResult
 from labkit.probe import probe_old_port
 from labkit.text import printable
 
@@ -97,7 +97,7 @@ def _tour(args: argparse.Namespace) -> int:
     say(f"Engine: {printable(engine.info().description)} ({printable(why, 400)})")
     try:
         app = lab.start_app("myapp2", step="tour", progress=say)
-        old = app.port(80)
+        old = _published(app)
         publish = f"{old.host_ip}::80" if old.host_ip not in (None, "0.0.0.0") else ":80"
         say(f"\n$ docker run -d --init --name {app.name} -p {publish} {app.image}")
         _ports(app)
@@ -105,18 +105,25 @@ def _tour(args: argparse.Namespace) -> int:
         say(f"\n$ docker restart {app.name}")
         app = lab.restart("myapp2")
         _ports(app)
-        new = app.port(80)
+        new = _published(app)
         if old.host_port != new.host_port:
             say(f"The host port moved: {old.host_port} → {new.host_port}.")
         # Only while the old port is still this container's or nobody's: on a shared engine
         # it may be someone else's by now.
-        stale = probe_old_port(engine, app, old.host_port, via="old host port")
+        stale = probe_old_port(engine, app, old.host_port or 0, via="old host port")
         _probes([stale, *lab.probe("myapp2")])
     finally:
         # Only what the tour made: a notebook's containers in the same namespace stay.
         plan = lab.cleanup(session_only=True)
         say(f"\n{plan}")
     return 0
+
+
+def _published(c: Container) -> PortBinding:
+    binding = c.port(80)
+    if binding is None:  # the lab app always exposes 80; a None here is an engine fault
+        raise LabkitError(f"{c.name} has no port 80", "the engine shows no such port", "")
+    return binding
 
 
 def _ports(c: Container) -> None:

@@ -489,7 +489,7 @@ def processes_of(folder: Path) -> list[int]:
             continue
 
     def ancestors(pid: int) -> list[int]:
-        chain = []
+        chain: list[int] = []
         while pid in table and len(chain) < 64:
             pid = table[pid]
             chain.append(pid)

@@ -296,7 +296,9 @@ class Lab:
         image = self.engine.ensure_lab_image(progress)
         if port == "auto":
             port = ("127.0.0.1", None) if self.engine.info().local else None
-        ports = None if network in ("host", "none") else {"80/tcp": port}
+        ports: dict[str, PortSpec] | None = (
+            None if network in ("host", "none") else {"80/tcp": port}  # type: ignore[dict-item]
+        )
         started = self.engine.run(
             image,
             name=full,
@@ -446,15 +448,15 @@ class Lab:
         if dry_run:
             return plan
         for c in containers:
-            _ignore_gone(lambda c=c: self.engine.remove(c.id, force=True))
+            _ignore_gone(self.engine.remove, c.id)
         for n in networks:
-            _ignore_gone(lambda n=n: self.engine.remove_network(n.id))
+            _ignore_gone(self.engine.remove_network, n.id)
         return plan
 
 
-def _ignore_gone(action: Callable[[], None]) -> None:
+def _ignore_gone(remove: Callable[[str], None], ref: str) -> None:
     # Removed meanwhile (another cleanup, a student at the CLI): the goal is reached.
     try:
-        action()
+        remove(ref)
     except NotFound:
         pass

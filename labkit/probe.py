@@ -58,7 +58,7 @@ def probe_host_port(
         return _nothing_to_probe(
             "host-port", Outcome.ERROR, f"{container.name} publishes no host port for {port}/tcp"
         )
-    host_port = binding.host_port or binding.ipv6_host_port
+    host_port = binding.host_port or binding.ipv6_host_port or 0  # published: one is set
     result = probe_address(
         engine,
         _published_host(engine, binding.host_ip),

@@ -355,7 +355,7 @@ def check_seconds(value: float, what: str, *, most: float) -> float:
     return float(value)
 
 
-def check_stop_timeout(value: int) -> int:
+def check_stop_timeout(value: object) -> int:
     """``docker restart -t``/``docker stop -t``: whole seconds, 0 (kill at once) to 300."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)

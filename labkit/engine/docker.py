@@ -262,7 +262,7 @@ class DockerEngine:
                 raise _image_missing(image) from exc
             named = re.search(r"network (\S+) not found", text)
             if (network and ("network" in text.lower() or not container)) or named:
-                raise no_such_network(network or named.group(1)) from exc
+                raise no_such_network(network or (named.group(1) if named else "?")) from exc
             raise no_such_container(container or "?") from exc
         except docker.errors.APIError as exc:
             raise self._api_error(exc, container=container, network=network) from exc

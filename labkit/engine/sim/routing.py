@@ -35,11 +35,10 @@ import ipaddress
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from labkit.app import parse_page
 from labkit.engine.sim.listener import SERVED_PATHS
-from labkit.engine.sim.state import ContainerRec, EndpointRec, NetworkRec
+from labkit.engine.sim.state import ContainerRec, EndpointRec, NetworkRec, World
 from labkit.errors import InvalidInput
 from labkit.generation import Generation
 from labkit.models import Outcome, ProbeResult
@@ -73,19 +72,6 @@ _KNOWN_MODES = (*_MODELLED_MODES, "routed", "isolated")
 _SYN_BYTES = 60  # IPv4 20 + TCP 40 (with options)
 _SEGMENT_BYTES = 52  # IPv4 20 + TCP 32 (timestamps)
 _ANSWERED_PACKETS = 9  # a GET of the lab page, client to server, as measured
-
-
-class World(Protocol):
-    """What the routing model reads of the engine (the engine holds its lock)."""
-
-    generation: Generation
-    container_recs: Mapping[str, ContainerRec]
-    network_recs: Mapping[str, NetworkRec]
-    port_range: tuple[int, int]
-
-    def serves_app(self, rec: ContainerRec) -> bool: ...
-
-    def page(self, rec: ContainerRec, client: str) -> str: ...
 
 
 @dataclass
@@ -336,7 +322,7 @@ def routed_get(
         and (gateway_open or _published_here(rec, net, port))
     )
     key = rule.key if rule is not None else None
-    if target == net.pool.gateway:  # the engine host itself: nothing listens there
+    if target == net.addresses.gateway:  # the engine host itself: nothing listens there
         state.count(key, 1, _SYN_BYTES)
         return result.refused(f"{host} is the engine host's own address on {bridge_name(net)}")
     if answered:

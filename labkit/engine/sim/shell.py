@@ -17,11 +17,10 @@ import random
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from typing import Protocol
 from urllib.parse import urlsplit
 
 from labkit.app import APPLETS
-from labkit.engine.sim.state import ContainerRec, EndpointRec, NetworkRec
+from labkit.engine.sim.state import ContainerRec, EndpointRec, NetworkRec, World
 from labkit.generation import Generation
 from labkit.models import ExecResult
 
@@ -97,21 +96,6 @@ _LO_INET6 = "    inet6 ::1/128 scope host \n       valid_lft forever preferred_l
 _HOSTS_HEAD_28 = _HOSTS_HEAD.replace("fe00::0", "fe00::").replace("ff00::0", "ff00::")
 
 IPv4 = ipaddress.IPv4Address
-
-
-class World(Protocol):
-    """What a modelled command may read of the engine's state (the engine holds its lock)."""
-
-    container_recs: Mapping[str, ContainerRec]
-    network_recs: Mapping[str, NetworkRec]
-    host_hostname: str
-    host_nameserver: str
-    port_range: tuple[int, int]
-    generation: Generation
-
-    def serves_app(self, rec: ContainerRec) -> bool: ...
-
-    def page(self, rec: ContainerRec, client: str) -> str: ...
 
 
 def missing_program(argv: Sequence[str]) -> str | None:
@@ -275,7 +259,7 @@ def _routes(rec: ContainerRec, world: World) -> tuple[tuple[str, NetworkRec] | N
     engine's gateway endpoint — and the link routes (device, endpoint, network) by address."""
     ifaces = [i for i in _interfaces(rec, world) if i[2].pool is not None]
     gateway = min(ifaces, key=lambda i: i[2].name, default=None)
-    links = sorted(ifaces, key=lambda i: i[2].pool.subnet.network_address)
+    links = sorted(ifaces, key=lambda i: i[2].addresses.subnet.network_address)
     return ((gateway[0], gateway[2]) if gateway else None), links
 
 
@@ -349,7 +333,7 @@ def _ip_route(rec: ContainerRec, rest: list[str], world: World) -> ExecResult:
         return _ip_route_get(rest[1], gateway, links)
     lines = []
     if gateway:
-        lines.append(f"default via {gateway[1].pool.gateway} dev {gateway[0]} ")
+        lines.append(f"default via {gateway[1].addresses.gateway} dev {gateway[0]} ")
     for dev, ep, net in links:
         lines.append(f"{net.pool.subnet} dev {dev} scope link  src {ep.ip} ")
     return ExecResult(0, "".join(line + "\n" for line in lines))
@@ -455,7 +439,7 @@ def _route_cmd(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
     if gateway:
         dest = "0.0.0.0" if numeric else "default"
         rows.append(
-            f"{dest:<16}{str(gateway[1].pool.gateway):<16}0.0.0.0         UG    0      0        "
+            f"{dest:<16}{str(gateway[1].addresses.gateway):<16}0.0.0.0         UG    0      0        "
             f"0 {gateway[0]}"
         )
     for dev, _ep, net in links:

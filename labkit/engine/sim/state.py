@@ -4,11 +4,17 @@ that leaves the engine is converted to labkit's frozen models first."""
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 from labkit.engine.sim.ipam import AddressPool
 
+if TYPE_CHECKING:
+    from labkit.generation import Generation
+
 __all__ = [
+    "World",
     "NetworkRec",
     "EndpointRec",
     "ContainerRec",
@@ -47,6 +53,13 @@ class NetworkRec:
     @property
     def subnet(self) -> ipaddress.IPv4Network | None:
         return self.pool.subnet if self.pool else None
+
+    @property
+    def addresses(self) -> AddressPool:
+        """The pool of a network that has addresses (a bridge); for callers that checked."""
+        if self.pool is None:
+            raise ValueError(f"network {self.name} has no addresses (driver {self.driver})")
+        return self.pool
 
     @property
     def user_defined(self) -> bool:
@@ -141,3 +154,30 @@ class ExecRec:
     started: bool = False
     exit_code: int | None = None
     pid: int = 0
+
+
+class World(Protocol):
+    """What the modelled commands and the routing model may read of the engine's state (the
+    engine holds its lock while they do). Read-only: they never change the engine."""
+
+    @property
+    def container_recs(self) -> Mapping[str, ContainerRec]: ...
+
+    @property
+    def network_recs(self) -> Mapping[str, NetworkRec]: ...
+
+    @property
+    def port_range(self) -> tuple[int, int]: ...
+
+    @property
+    def generation(self) -> Generation: ...
+
+    @property
+    def host_hostname(self) -> str: ...
+
+    @property
+    def host_nameserver(self) -> str: ...
+
+    def serves_app(self, rec: ContainerRec) -> bool: ...
+
+    def page(self, rec: ContainerRec, client: str) -> str: ...
