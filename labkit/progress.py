@@ -106,7 +106,7 @@ def _update(lab: Lab, *, step: str = "", passed: str = "") -> None:
         record.dirty = True
         # Replacing the record container takes ~0.4 s on a real engine: a check's feedback
         # does not wait for it. One writer per lab; it writes the latest state, then stops.
-        if record.writer is None or not record.writer.is_alive():
+        if record.writer is None:
             record.writer = threading.Thread(
                 target=_write_until_clean, args=(lab, record), name="labkit-progress", daemon=True
             )
@@ -119,16 +119,21 @@ def _write_until_clean(lab: Lab, record: _Record) -> None:
         while True:
             with _LOCK:
                 if not record.dirty:
+                    # Said under the lock: an update from now on starts a writer of its own.
+                    record.writer = None
                     return
                 record.dirty = False
                 snapshot = _Record(step=record.step, passed=list(record.passed), loaded=True)
             try:
-                record.problem = _write_engine(lab, snapshot)
+                problem = _write_engine(lab, snapshot)
             except LabkitError as exc:
-                record.problem = exc.what
-            if record.problem:
+                problem = exc.what
+            record.problem = problem
+            if problem:
+                with _LOCK:
+                    record.writer = None  # the next record tries again
                 warnings.warn(
-                    f"labkit could not record progress on the engine: {record.problem}",
+                    f"labkit could not record progress on the engine: {problem}",
                     EngineWarning,
                     stacklevel=2,
                 )
