@@ -389,3 +389,17 @@ class _Config:
 
 class _Section:
     pass
+
+
+def test_kernel_sockets_get_a_short_runtime_folder_only_where_needed(tmp_path):
+    from labkit.hub.singleuser import _short_runtime_dir
+
+    assert _short_runtime_dir({"HOME": "/home/jovyan"}) is None
+    deep = {"HOME": str(tmp_path / ("x" * 60))}
+    made = _short_runtime_dir(deep)
+    try:
+        assert made is not None and deep["JUPYTER_RUNTIME_DIR"] == str(made)
+        assert len(str(made)) + len("/kernel--ipc-99") + 36 < 107
+    finally:
+        if made is not None:
+            made.rmdir()

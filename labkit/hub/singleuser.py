@@ -1,7 +1,8 @@
 """The command a hub runs for each student: ``python -m labkit.hub.singleuser [server args]``.
 
-Before the student's server starts it settles two things, then runs ``jupyterhub-singleuser`` as
-its child (forwarding the hub's stop signals) and, once that exits, stops what it started:
+Before the student's server starts it settles two things, then becomes ``jupyterhub-singleuser``
+(or, when it started something to stop afterwards, runs it as its child, forwarding the hub's stop
+signals, and stops that once the server exits):
 
 - **The namespace** comes from the hub (``JUPYTERHUB_USER``). A labkit that reads it itself
   needs nothing; an older one that reads only the login name (``jovyan`` for everyone in a
@@ -165,7 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if exe is None:
         _say("jupyterhub-singleuser is not installed: pip install 'labkit[hub]'")
         return 1
-    child = subprocess.Popen([exe, EXTENSION_ARG, KERNEL_ARG, *args], env=env)
+    command = [exe, EXTENSION_ARG, KERNEL_ARG, *args]
+    if not started_sim and runtime is None:  # nothing to stop afterwards: become the server
+        os.execve(exe, command, env)
+    child = subprocess.Popen(command, env=env)
 
     def forward(signum: int, _frame: object) -> None:
         child.send_signal(signum)
