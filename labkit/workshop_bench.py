@@ -50,6 +50,8 @@ SHARED_ENGINE = "unix:///var/run/docker.sock"
 NOTEBOOKS = ("01", "02", "03")
 RESTARTS = 5
 MARK = "LABKIT-BENCH "
+# The per-namespace progress record (labkit.progress) is meant to stay: not "left behind".
+PROGRESS_KIND = ("labkit.kind", "progress")
 _ROOT = Path(__file__).resolve().parent.parent
 
 PREAMBLE = f"""
@@ -303,6 +305,7 @@ class ModeReport:
     unresolved_requests: int = 0
     engine_requests: int = 0
     left_behind: int | None = 0
+    progress_records: int = 0
     left_examples: list[str] = field(default_factory=list)
     alone_seconds: float | None = None
     wall_seconds: float | None = None
@@ -513,13 +516,10 @@ def _sim_leftovers_and_engines(
         except HubError:
             unreadable += 1
             continue
-        status = row.get("status")
-        spaces = status.get("namespaces", [status]) if isinstance(status, dict) else [row]
-        for space in spaces:
-            for key in ("containers", "networks"):
-                objs = space.get(key) or []
-                left += len(objs)
-                report.left_examples += [f"{run.user}: {o.get('name', o)}" for o in objs][:3]
+        for key in ("containers", "networks"):
+            objs = row.get(key) or []
+            left += len(objs)
+            report.left_examples += [f"{run.user}: {o.get('name', o)}" for o in objs][:3]
     if unreadable:
         report.notes.append(f"{unreadable} servers did not answer labkit/status")
     report.left_behind = left
@@ -557,11 +557,15 @@ def _shared_audit(
     report.collisions, report.unresolved_requests = total, unresolved
     report.collision_examples = examples[:10]
     left: list[tuple[str, str, str]] = []  # (kind, name, namespace)
+    left_over_records: set[str] = set()
     api = engine.client.api
     for c in api.containers(all=True):
         name, labels = c["Names"][0].lstrip("/"), c.get("Labels") or {}
         ns = labels.get(NAMESPACE_LABEL) or index.creators.get(name)
-        if ns in mine:
+        if ns in mine and labels.get(PROGRESS_KIND[0]) == PROGRESS_KIND[1]:
+            report.progress_records += 1  # kept on purpose: the instructor's record of the student
+            left_over_records.add(ns)
+        elif ns in mine:
             left.append(("container", name, ns))
     for n in api.networks():
         ns = (n.get("Labels") or {}).get(NAMESPACE_LABEL) or index.creators.get(n["Name"])
@@ -569,7 +573,7 @@ def _shared_audit(
             left.append(("network", n["Name"], ns))
     report.left_behind = len(left)
     report.left_examples = [f"{kind} {name}" for kind, name, _ in left][:10]
-    for ns in sorted({ns for _, _, ns in left}):
+    for ns in sorted({ns for _, _, ns in left} | left_over_records):
         Lab(engine, namespace=ns).cleanup()
     for kind, name, _ in left:  # unlabelled, but the taps saw one of this run's students make it
         try:
@@ -615,6 +619,7 @@ def _table(reports: Sequence[ModeReport]) -> str:
         ("runs passed", lambda r: f"{r.passed}/{r.users}"),
         ("collisions", lambda r: show(r.collisions)),
         ("objects left behind", lambda r: show(r.left_behind)),
+        ("progress records kept (removed after)", lambda r: show(r.progress_records)),
         ("one student alone (01–03)", lambda r: show(r.alone_seconds, " s")),
         ("N students, wall", lambda r: show(r.wall_seconds, " s")),
         ("wall ÷ alone (goal ≤ 4)", lambda r: show(r.wall_ratio, "×")),

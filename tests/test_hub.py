@@ -221,39 +221,31 @@ def test_start_command_keeps_an_explicit_namespace():
     assert env["LABKIT_NAMESPACE"] == "room7-grace"
 
 
-def test_room_rows_read_labkit_status_json_and_the_fallback():
-    h5 = {
+def test_room_rows_show_progress_objects_and_what_cannot_be_read():
+    progress = {
         "user": "ada",
-        "status": {
-            "namespaces": [
-                {
-                    "namespace": "ada",
-                    "containers": [{"name": "ada-myapp2", "status": "running"}],
-                    "networks": [],
-                    "last_step": "02-linux-bridge",
-                    "checks_passed": ["q_port", "q_gateway"],
-                }
-            ]
-        },
+        "namespace": "ada",
+        "containers": [{"name": "myapp2", "status": "running"}],
+        "networks": [],
+        "last_step": "02-linux-bridge",
+        "checks_passed": ["q_port", "q_gateway"],
     }
-    fallback = {"user": "bob", "namespace": "bob", "containers": [], "networks": []}
+    labels_only = {"user": "bob", "namespace": "bob", "containers": [], "networks": []}
     in_kernel = {
         "user": "cyd",
         "namespace": "cyd",
         "containers": None,
         "engine": "simulated inside",
     }
-    rows = [
-        row
-        for r in (h5, fallback, in_kernel, {"user": "dee", "error": "no server"})
-        for row in room_rows(r)
-    ]
+    no_server = {"user": "dee", "error": "no server running"}
+    rows = [room_rows(r)[0] for r in (progress, labels_only, in_kernel, no_server)]
     assert rows[0]["containers"] == "1/1 running" and rows[0]["last step"] == "02-linux-bridge"
     assert rows[0]["checks passed"] == "2"
-    assert rows[1]["containers"] == "0/0 running"
+    assert rows[1]["containers"] == "0/0 running" and rows[1]["checks passed"] == ""
     assert rows[2]["containers"] == "?" and "simulated" in rows[2]["note"]
-    assert rows[3]["note"] == "no server"
-    assert "02-linux-bridge" in format_room([h5])
+    assert rows[3]["note"] == "no server running"
+    table = format_room([progress, no_server])
+    assert "02-linux-bridge" in table and "no server running" in table
 
 
 class _Index:
