@@ -590,6 +590,14 @@ def _summarise(report: ModeReport, runs: Sequence[StudentRun], sampler: MemorySa
     report.restart_probe_p95 = _round(_p95(times))
     report.probe_not_ok = sum(r.probe_not_ok for r in runs)
     report.old_port_foreign = sum(r.old_port_foreign for r in runs)
+    if report.old_port_foreign:
+        # A probe of a student's own (old) port answered by another student's app: that app was
+        # touched from another namespace, whatever the engine API saw.
+        report.collisions = (report.collisions or 0) + report.old_port_foreign
+        report.collision_examples.append(
+            f"{report.old_port_foreign} probes of a student's old host port answered by another "
+            "student's app"
+        )
     peaks = [sampler.peaks[r.user] for r in runs if r.user in sampler.peaks]
     if peaks:
         report.memory_rss_mb_median = round(statistics.median(p["rss_mb"] for p in peaks), 1)
