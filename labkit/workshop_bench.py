@@ -185,7 +185,7 @@ def run_student(
         for index, path in enumerate(notebooks):
             t0 = time.monotonic()
             result = NotebookRun(path.stem, ok=True, seconds=0.0)
-            with server.kernel(f"notebooks/{path.name}") as kernel:
+            with server.kernel(f"notebooks/{path.name}", ready_timeout=left()) as kernel:
                 if index == 0:
                     seen = _marked(kernel.execute(PREAMBLE, timeout=left()).stdout)
                     run.namespace = seen.get("namespace", "")
@@ -205,7 +205,7 @@ def run_student(
                 break
         run.notebooks_seconds = time.monotonic() - started
         run.finished_at = time.monotonic()
-        with server.kernel() as kernel:
+        with server.kernel(ready_timeout=left()) as kernel:
             code = RESTART_PROBE.replace("{restarts}", str(restarts))
             out = _marked(kernel.execute(code, timeout=left()).stdout)
         run.restart_probe = [float(t) for t in out.get("times", [])]
