@@ -221,39 +221,31 @@ def test_start_command_keeps_an_explicit_namespace():
     assert env["LABKIT_NAMESPACE"] == "room7-grace"
 
 
-def test_room_rows_read_labkit_status_json_and_the_fallback():
-    h5 = {
+def test_room_rows_show_progress_objects_and_what_cannot_be_read():
+    progress = {
         "user": "ada",
-        "status": {
-            "namespaces": [
-                {
-                    "namespace": "ada",
-                    "containers": [{"name": "ada-myapp2", "status": "running"}],
-                    "networks": [],
-                    "last_step": "02-linux-bridge",
-                    "checks_passed": ["q_port", "q_gateway"],
-                }
-            ]
-        },
+        "namespace": "ada",
+        "containers": [{"name": "myapp2", "status": "running"}],
+        "networks": [],
+        "last_step": "02-linux-bridge",
+        "checks_passed": ["q_port", "q_gateway"],
     }
-    fallback = {"user": "bob", "namespace": "bob", "containers": [], "networks": []}
+    labels_only = {"user": "bob", "namespace": "bob", "containers": [], "networks": []}
     in_kernel = {
         "user": "cyd",
         "namespace": "cyd",
         "containers": None,
         "engine": "simulated inside",
     }
-    rows = [
-        row
-        for r in (h5, fallback, in_kernel, {"user": "dee", "error": "no server"})
-        for row in room_rows(r)
-    ]
+    no_server = {"user": "dee", "error": "no server running"}
+    rows = [room_rows(r)[0] for r in (progress, labels_only, in_kernel, no_server)]
     assert rows[0]["containers"] == "1/1 running" and rows[0]["last step"] == "02-linux-bridge"
     assert rows[0]["checks passed"] == "2"
-    assert rows[1]["containers"] == "0/0 running"
+    assert rows[1]["containers"] == "0/0 running" and rows[1]["checks passed"] == ""
     assert rows[2]["containers"] == "?" and "simulated" in rows[2]["note"]
-    assert rows[3]["note"] == "no server"
-    assert "02-linux-bridge" in format_room([h5])
+    assert rows[3]["note"] == "no server running"
+    table = format_room([progress, no_server])
+    assert "02-linux-bridge" in table and "no server running" in table
 
 
 class _Index:
@@ -389,3 +381,17 @@ class _Config:
 
 class _Section:
     pass
+
+
+def test_kernel_sockets_get_a_short_runtime_folder_only_where_needed(tmp_path):
+    from labkit.hub.singleuser import _short_runtime_dir
+
+    assert _short_runtime_dir({"HOME": "/home/jovyan"}) is None
+    deep = {"HOME": str(tmp_path / ("x" * 60))}
+    made = _short_runtime_dir(deep)
+    try:
+        assert made is not None and deep["JUPYTER_RUNTIME_DIR"] == str(made)
+        assert len(str(made)) + len("/kernel--ipc-99") + 36 < 107
+    finally:
+        if made is not None:
+            made.rmdir()

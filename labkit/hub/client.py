@@ -101,7 +101,9 @@ class Hub:
             user = self.user(name)
             server = user.get("servers", {}).get("")
             if server and server.get("ready"):
-                return UserServer(self.url + server["url"], self.api.token, name=name)
+                return UserServer(
+                    self.url + server["url"], self.api.token, name=name, timeout=self.api.timeout
+                )
             waited = time.monotonic() - started
             if not server and user.get("pending") is None and waited > 5:
                 raise HubError(
@@ -137,7 +139,9 @@ class Hub:
         server = self.user(name).get("servers", {}).get("")
         if not server or not server.get("ready"):
             return None
-        return UserServer(self.url + server["url"], self.api.token, name=name)
+        return UserServer(
+            self.url + server["url"], self.api.token, name=name, timeout=self.api.timeout
+        )
 
 
 class UserServer:

@@ -2,17 +2,17 @@
 
 Loaded into each student's server by ``labkit hub singleuser``. It answers the instructor's
 ``labkit hub status`` (through the hub, with a token that may access the servers) with this
-server's namespace, engine, labkit objects and progress, read in a child process with the
-server's own environment, so it sees the engine the student's kernels and terminals see:
+server's namespace, engine, labkit objects and progress, read in a child process
+(``python -m labkit.hub.extension``) with the server's own environment, so it reads the engine
+the student's kernels and terminals use:
 
-- ``labkit status --json`` when this labkit has it (the checks record progress where it reads it);
-  its JSON is passed on under ``"status"``; the room view reads, per namespace, ``containers``,
-  ``networks``, ``last_step`` and ``checks_passed``.
-- otherwise this module's own reading (``python -m labkit.hub.extension``): the labkit containers
-  and networks of the namespace, by label; no progress. A simulator that lives inside each kernel
-  (a labkit without the per-user daemon) cannot be read from outside: it says so.
+- with ``labkit.progress`` (the checks record progress on the engine, and in
+  ``LABKIT_PROGRESS_DIR`` where that is set): ``labkit.progress.status`` for the namespace, as
+  ``labkit status`` shows it: containers, networks, the last lab step and the checks passed;
+- without it: the namespace's labkit containers and networks, by label, and no progress.
 
-The reading is bounded (``READ_TIMEOUT``) and never changes anything.
+A simulator living inside each kernel (a labkit without the per-user daemon) cannot be read from
+outside: the row says so. The reading is bounded (``READ_TIMEOUT``) and changes nothing.
 """
 
 from __future__ import annotations
@@ -49,27 +49,24 @@ def _run_json(args: list[str]) -> tuple[dict[str, Any] | None, str]:
 
 
 def read_status() -> dict[str, Any]:
-    """This server's row: ``labkit status --json`` where it exists, else ``collect()``'s."""
+    """This server's row, read by a child process with the server's environment."""
     base = {
         "user": os.environ.get("JUPYTERHUB_USER", ""),
         "docker_host": os.environ.get("DOCKER_HOST", ""),
     }
-    status, why = _run_json(["-m", "labkit.cli", "status", "--json"])
-    if status is not None:
-        return {**base, "source": "labkit status --json", "status": status}
-    own, error = _run_json(["-m", "labkit.hub.extension"])
-    if own is None:
-        return {**base, "source": "labkit.hub.extension", "error": error}
-    return {**base, **own, "source": f"labkit.hub.extension (no labkit status --json: {why})"}
+    row, error = _run_json(["-m", "labkit.hub.extension"])
+    if row is None:
+        return {**base, "error": error}
+    return {**base, **row}
 
 
 def collect() -> dict[str, Any]:
-    """The namespace's labkit objects on this server's engine, by label; no progress record."""
+    """The namespace's labkit objects and progress on this server's engine."""
     from labkit.lab import NAMESPACE_LABEL, OWNER_LABEL, STEP_LABEL, default_namespace
 
     namespace = default_namespace()
     row: dict[str, Any] = {"namespace": namespace, "containers": None, "networks": None}
-    if os.environ.get("LABKIT_ENGINE", "").lower() == "sim" and not os.environ.get("DOCKER_HOST"):
+    if os.environ.get("LABKIT_ENGINE", "").lower() == "sim" and not _has_daemon():
         row["engine"] = "simulated inside each kernel: nothing to read from outside"
         return row
     from labkit.connect import choose
@@ -79,19 +76,39 @@ def collect() -> dict[str, Any]:
         info = engine.info()
         row["engine"] = f"{info.description} ({why})"
         row["simulated"] = info.simulated
-        mine = {OWNER_LABEL: "labkit", NAMESPACE_LABEL: namespace}
+        try:
+            from labkit.progress import status
+        except ImportError:  # a labkit that records no progress: objects by label only
+            mine = {OWNER_LABEL: "labkit", NAMESPACE_LABEL: namespace}
+            row["containers"] = [
+                {"name": c.name, "status": c.status, "step": c.labels.get(STEP_LABEL, "")}
+                for c in engine.containers(labels=mine)
+            ]
+            row["networks"] = [
+                {"name": n.name}
+                for n in engine.networks()
+                if all(n.labels.get(k) == v for k, v in mine.items())
+            ]
+            row["source"] = "labels (this labkit records no progress)"
+            return row
+        found = status(engine, namespace)
+        mine_status = found[0] if found else None
         row["containers"] = [
-            {"name": c.name, "status": c.status, "step": c.labels.get(STEP_LABEL, "")}
-            for c in engine.containers(labels=mine)
+            {"name": name, "status": state}
+            for name, state in (mine_status.containers if mine_status else ())
         ]
-        row["networks"] = [
-            {"name": n.name, "step": n.labels.get(STEP_LABEL, "")}
-            for n in engine.networks()
-            if all(n.labels.get(k) == v for k, v in mine.items())
-        ]
+        row["networks"] = [{"name": n} for n in (mine_status.networks if mine_status else ())]
+        row["last_step"] = mine_status.last_step if mine_status else ""
+        row["checks_passed"] = list(mine_status.passed) if mine_status else []
+        row["source"] = "labkit.progress"
     finally:
         engine.close()
     return row
+
+
+def _has_daemon() -> bool:
+    """Whether the start command gave this server a per-user simulator (a socket to read)."""
+    return bool(os.environ.get("DOCKER_HOST"))
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:

@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -163,7 +164,14 @@ class LocalHub:
         self.token = secrets.token_hex(24)
         self.port, self.hub_port, self.proxy_api_port = free_port(), free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.environment = {**(environment or {}), RUN_MARK: self.run_id}
+        # Kernels talk over unix sockets, whose paths must stay short: a runtime folder per user
+        # outside the (deep) home folders of a test's hub.
+        self._runtime = Path(tempfile.gettempdir()) / f"lkrt-{self.run_id}"
+        self.environment = {
+            "JUPYTER_RUNTIME_DIR": f"{self._runtime}-{{username}}",
+            **(environment or {}),
+            RUN_MARK: self.run_id,
+        }
         self.python = python
         self.proxy = proxy
         self.start_timeout = start_timeout
@@ -276,6 +284,8 @@ class LocalHub:
             time.sleep(0.3)
         for pid in run_processes(self.run_id):
             _signal(pid, signal.SIGKILL)
+        for folder in self._runtime.parent.glob(f"{self._runtime.name}-*"):
+            shutil.rmtree(folder, ignore_errors=True)
         return stragglers
 
     def __enter__(self) -> LocalHub:

@@ -41,28 +41,23 @@ def room(hub: Hub, *, workers: int = 8) -> list[dict[str, Any]]:
 
 
 def room_rows(report: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A server's report as table rows, one per namespace it sees (usually one)."""
+    """A server's report (``labkit.hub.extension``) as a table row."""
     user = report.get("user", "")
     if "error" in report:
         return [{"user": user, "namespace": "", "note": report["error"]}]
-    status = report.get("status")
-    spaces = status.get("namespaces", [status]) if isinstance(status, dict) else [report]
-    rows = []
-    for space in spaces:
-        containers = space.get("containers")
-        networks = space.get("networks")
-        rows.append(
-            {
-                "user": user,
-                "namespace": space.get("namespace", ""),
-                "containers": "?" if containers is None else _count(containers),
-                "networks": "?" if networks is None else str(len(networks)),
-                "last step": space.get("last_step") or "",
-                "checks passed": _checks(space.get("checks_passed")),
-                "note": "" if containers is not None else str(report.get("engine", "")),
-            }
-        )
-    return rows
+    containers = report.get("containers")
+    networks = report.get("networks")
+    return [
+        {
+            "user": user,
+            "namespace": report.get("namespace", ""),
+            "containers": "?" if containers is None else _count(containers),
+            "networks": "?" if networks is None else str(len(networks)),
+            "last step": report.get("last_step") or "",
+            "checks passed": _checks(report.get("checks_passed")),
+            "note": "" if containers is not None else str(report.get("engine", "")),
+        }
+    ]
 
 
 def _count(containers: list[Any]) -> str:

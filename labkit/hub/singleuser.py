@@ -1,7 +1,8 @@
 """The command a hub runs for each student: ``python -m labkit.hub.singleuser [server args]``.
 
-Before the student's server starts it settles two things, then runs ``jupyterhub-singleuser`` as
-its child (forwarding the hub's stop signals) and, once that exits, stops what it started:
+Before the student's server starts it settles two things, then becomes ``jupyterhub-singleuser``
+(or, when it started something to stop afterwards, runs it as its child, forwarding the hub's stop
+signals, and stops that once the server exits):
 
 - **The namespace** comes from the hub (``JUPYTERHUB_USER``). A labkit that reads it itself
   needs nothing; an older one that reads only the login name (``jovyan`` for everyone in a
@@ -9,8 +10,9 @@ its child (forwarding the hub's stop signals) and, once that exits, stops what i
 - **The engine.** One handed to the server (``DOCKER_HOST``, or ``LABKIT_ENGINE=docker``) is
   used as it is. Otherwise (``LABKIT_ENGINE=sim``, or no engine answering) the student gets a
   simulated engine of their own: ``labkit sim start`` gives a per-user daemon whose socket becomes
-  ``DOCKER_HOST`` for every kernel and terminal of this server. Where this labkit has no daemon,
-  each kernel keeps its own in-process simulator, as labkit did before the daemon.
+  ``DOCKER_HOST`` for every kernel and terminal of this server (the socket in the student's home,
+  ``LABKIT_SIM_SOCKET``, since the servers of one hub may share a login). Where this labkit has no
+  daemon, each kernel keeps its own in-process simulator, as labkit did before the daemon.
 
 The server also loads labkit's extension (``GET /labkit/status``, see ``labkit.hub.extension``)
 and talks to its kernels over unix sockets (``KERNEL_ARG``).
@@ -82,12 +84,9 @@ def _engine_handed(env: dict[str, str]) -> bool:
 
 def _start_sim(env: dict[str, str]) -> bool:
     """``labkit sim start`` for this user; its last line exports DOCKER_HOST. False if none."""
-    # Servers of one hub may share a login (root, jovyan): keep each user's daemon in their home.
-    home = Path(env.get("HOME") or Path.cwd())
-    if not env.get("XDG_RUNTIME_DIR") or os.geteuid() == 0:
-        runtime = home / ".labkit-run"
-        runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
-        env["XDG_RUNTIME_DIR"] = str(runtime)
+    # The daemon's socket is per login (LABKIT_SIM_SOCKET, else XDG_RUNTIME_DIR, else the home),
+    # and servers of one hub may share a login (root, jovyan): name it in this student's home.
+    env.setdefault("LABKIT_SIM_SOCKET", str(_sim_socket(env)))
     try:
         done = subprocess.run(
             [sys.executable, "-m", "labkit.cli", "sim", "start"],
@@ -133,6 +132,15 @@ def _short_runtime_dir(env: dict[str, str]) -> Path | None:
     return short
 
 
+def _sim_socket(env: dict[str, str]) -> Path:
+    home = Path(env.get("HOME") or Path.cwd())
+    socket = home / ".labkit" / "sim.sock"
+    if len(str(socket)) < 100:  # a unix socket's path has room for 107 bytes
+        return socket
+    digest = hashlib.sha1(str(home).encode()).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / f"labkit-sim-{digest}" / "sim.sock"
+
+
 def prepare_environment(env: dict[str, str]) -> bool:
     """Set the namespace and the engine in ``env``; True when a per-user daemon was started."""
     _namespace(env)
@@ -165,7 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if exe is None:
         _say("jupyterhub-singleuser is not installed: pip install 'labkit[hub]'")
         return 1
-    child = subprocess.Popen([exe, EXTENSION_ARG, KERNEL_ARG, *args], env=env)
+    command = [exe, EXTENSION_ARG, KERNEL_ARG, *args]
+    if not started_sim and runtime is None:  # nothing to stop afterwards: become the server
+        os.execve(exe, command, env)
+    child = subprocess.Popen(command, env=env)
 
     def forward(signum: int, _frame: object) -> None:
         child.send_signal(signum)
