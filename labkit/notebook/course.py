@@ -215,18 +215,19 @@ def classroom(lab: Lab):  # noqa: ANN201 - labkit.labhosts.LabHosts or None
     return hosts
 
 
-def route_step(lab: Lab, opening: str = "none", *, hosts=None) -> None:  # noqa: ANN001
+def route_step(lab: Lab, opening: str = "none", *, hosts=None, generation=None) -> None:  # noqa: ANN001
     """The lab text's ``route add`` on the classroom (``classroom``): the command, the
-    before/after table, and on Engine 28 the raw-table rules and the packets they dropped."""
+    before/after table, and on Engine 28 the raw-table rules and the packets they dropped.
+    ``generation`` shows a simulated classroom of another generation, for comparison."""
     from labkit.classroom import simulated_route_step
     from labkit.notebook.layout import command_output
     from labkit.notebook.route import route_table
 
-    if hosts is not None:
+    if hosts is not None and generation is None:
         step = hosts.route_step(opening)
     else:
-        step = simulated_route_step(lab.engine.info().generation, opening)
-    simulated = hosts is None
+        step = simulated_route_step(generation or lab.engine.info().generation, opening)
+    simulated = hosts is None or generation is not None
     where = "on the client" + (" of the simulated classroom" if simulated else "")
     display(command_output(f"{step.route}   # {where}", "", simulated=simulated))
     display(table(route_table(step)))

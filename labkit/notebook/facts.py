@@ -159,10 +159,8 @@ def route_openings(lab: Lab, hosts=None) -> None:  # noqa: ANN001 - labkit.labho
     """Engine 28's three ways to let the routed request in, each run and shown with what it
     costs; on 20.10, which forwards routed traffic already, the same on a simulated Engine 28
     classroom for comparison."""
-    from labkit.classroom import simulated_route_step
     from labkit.labhosts import OPENINGS
     from labkit.notebook.course import route_step
-    from labkit.notebook.route import route_table
 
     generation = lab.engine.info().generation
     display(
@@ -176,6 +174,10 @@ def route_openings(lab: Lab, hosts=None) -> None:  # noqa: ANN001 - labkit.labho
             },
         )
     )
+    compare = None if generation.drops_routed_traffic else Generation.V28
+    if compare is not None:
+        display(HTML(_SIMULATED_28 + "<div>The route alone, on Engine 28:</div>"))
+        route_step(lab, hosts=hosts, generation=compare)
     for opening in OPENINGS:
         if opening == "none":
             continue
@@ -185,15 +187,12 @@ def route_openings(lab: Lab, hosts=None) -> None:  # noqa: ANN001 - labkit.labho
             f"<div><b>Costs</b>: {html.escape(OPENING_COSTS[opening])}.</div>"
         )
         display(HTML(head))
-        if generation.drops_routed_traffic:
-            route_step(lab, opening, hosts=hosts)
-        else:
-            step = simulated_route_step(Generation.V28, opening)
-            display(
-                HTML(
-                    "<span class='labkit-simulated' style='color:#8a5a00;font-weight:bold;"
-                    "font-size:11px'>SIMULATED · a simulated Engine 28 classroom, for "
-                    "comparison with yours</span>"
-                )
-            )
-            display(table(route_table(step)))
+        if compare is not None:
+            display(HTML(_SIMULATED_28))
+        route_step(lab, opening, hosts=hosts, generation=compare)
+
+
+_SIMULATED_28 = (
+    "<span class='labkit-simulated' style='color:#8a5a00;font-weight:bold;font-size:11px'>"
+    "SIMULATED · a simulated Engine 28 classroom, for comparison with yours</span>"
+)
