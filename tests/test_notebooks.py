@@ -4,13 +4,22 @@ The answer convention (documented in ``labkit.check``): an exercise's answer cel
 ``answer``, names its question in ``metadata.labkit.question`` and holds
 ``answer = None  # your answer here``. To answer an exercise as a student would, the harness
 replaces that cell's source — with ``answer = q.solution(show=False)`` (the checks must pass) or
-with a wrong value of the right type (the checks must say ✗). Each run gets its own namespace
-(``LABKIT_NAMESPACE=nbtest-<random>``) and must leave nothing of it behind.
+with a wrong value of the right type (the checks must say ✗).
+
+The terminal convention (documented in ``labkit.tasks``): a cell tagged ``terminal`` shows a
+task and names its variable in ``metadata.labkit.task``; the next cell starts with
+``<variable>.check();``. The harness does the task as a student does in a terminal — it inserts
+``<variable>.run_in_terminal()`` between the two, which runs the printed docker command lines
+with a shell and the terminal's environment — unless a test asks for the task left undone.
+
+Each run gets its own namespace (``LABKIT_NAMESPACE=nbtest-<random>``) and must leave nothing of
+it behind: neither labkit's objects nor a container named with the namespace (one made by hand).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 import time
 import uuid
 from pathlib import Path
@@ -24,6 +33,7 @@ NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
 PLACEHOLDER = "answer = None  # your answer here"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 MIN_EXERCISES = {"01": 2, "02": 2, "03": 2, "04": 1}
+TYPED = ("00", "01", "02")  # the notebooks whose cells are held to the typed-course rules here
 
 # Injected into a wrong-answer run: a wrong answer of the right type for any question.
 _WRONG = """
@@ -45,9 +55,13 @@ def _labkit_wrong(q):
         return str(right) + "-not-it"
 """
 
-# Appended to every run: the notebook's own cleanup left nothing of its namespace on the engine.
+# Appended to every run: the notebook's own cleanup left nothing of its namespace on the engine,
+# labkit's or typed by hand in a terminal (a name with the namespace prefix); the namespace's
+# progress record (labkit.progress) stays, as it does for a student.
 _LEFTOVERS = """
-_left = [c.name for c in lab.containers()] + [n.name for n in lab.networks() if lab.owns(n.labels)]
+from labkit.progress import marker_name as _marker
+_left = [c.name for c in lab.engine.containers() if c.name != _marker(lab.namespace) and (lab.owns(c) or c.name.startswith(lab.namespace + "-"))]
+_left += [n.name for n in lab.networks() if lab.owns(n.labels) or n.name.startswith(lab.namespace + "-")]
 assert not _left, f"the notebook's cleanup left {_left}"
 print("labkit-test: nothing left in", lab.namespace)
 """
@@ -61,8 +75,16 @@ def answer_cells(nb):
     return [(i, c) for i, c in enumerate(nb.cells) if "answer" in c.metadata.get("tags", [])]
 
 
-def prepared(nb, *, wrong: bool = False):
+def terminal_cells(nb):
+    return [(i, c) for i, c in enumerate(nb.cells) if "terminal" in c.metadata.get("tags", [])]
+
+
+def prepared(nb, *, wrong: bool = False, terminal: bool = True):
     nb = copy.deepcopy(nb)
+    if terminal:  # the student types the task's commands in a terminal before the check
+        for i, cell in reversed(terminal_cells(nb)):
+            var = cell.metadata["labkit"]["task"]
+            nb.cells.insert(i + 1, nbformat.v4.new_code_cell(f"{var}.run_in_terminal()"))
     for _, cell in answer_cells(nb):
         q = cell.metadata["labkit"]["question"]
         cell.source = (
@@ -104,6 +126,25 @@ def check_results(nb) -> list[str]:
     return results
 
 
+def assert_no_errors(nb, name: str) -> None:
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            assert out.output_type != "error", f"{name}: error output {out}"
+            assert "labkit-error" not in str(out.get("data", {}).get("text/html", "")), (
+                f"{name}: a labkit error: {out}"
+            )
+
+
+def terminal_check_results(nb) -> list[str]:
+    """The feedback each terminal task's check cell showed."""
+    results = []
+    for i, cell in terminal_cells(nb):
+        var = cell.metadata["labkit"]["task"]
+        check = next(c for c in nb.cells[i + 1 :] if c.source.startswith(f"{var}.check();"))
+        results.append("".join(str(o.get("data", {}).get("text/html", "")) for o in check.outputs))
+    return results
+
+
 def assert_clean_run(nb, name: str) -> None:
     for cell in nb.cells:
         for out in cell.get("outputs", []):
@@ -116,6 +157,8 @@ def assert_clean_run(nb, name: str) -> None:
     assert "labkit-test: nothing left" in nb.cells[-1].outputs[0]["text"]
     for html in check_results(nb):
         assert "labkit-check-right" in html, f"{name}: a check with the solution failed: {html}"
+    for html in terminal_check_results(nb):
+        assert "labkit-check-right" in html, f"{name}: a terminal task done is not seen: {html}"
 
 
 def namespace() -> str:
@@ -160,12 +203,49 @@ def test_course_conventions(path):
     for i, cell in answers:
         q = cell.metadata["labkit"]["question"]
         assert cell.source == PLACEHOLDER, f"{path.name}: answer cell {i} is not the placeholder"
-        assert f"{q} = Question(" in nb.cells[i - 1].source, (
+        above = nb.cells[i - 1].source
+        assert f"{q} = Question(" in above or f"{q} = nb.exercise(" in above, (
             f"{path.name}: {q} is not defined just above"
         )
         assert nb.cells[i + 1].source.startswith(f"{q}.check(answer);"), (
             f"{path.name}: no check after answer {q}"
         )
+
+    tasks = terminal_cells(nb)
+    assert tasks, f"{path.name}: no exercise done in a terminal"
+    for i, cell in tasks:
+        var = cell.metadata["labkit"]["task"]
+        assert nb.cells[i + 1].source.startswith(f"{var}.check();"), f"no check after task {var}"
+
+
+# What a student-facing cell must not contain: plumbing in front of the lesson (issue 14, 5).
+_PLUMBING = {
+    "an import other than labkit.notebook": re.compile(
+        r"^\s*(from\s+\S+\s+)?import (?!labkit\.notebook as nb$)", re.M
+    ),
+    "an f-string": re.compile(r"\bf[\"']"),
+    "a comprehension": re.compile(r"[\[{(][^\]})]*\bfor\b[^\]})]*\bin\b"),
+    "pandas": re.compile(r"\bpd\.|\.style\b|\.assign\(|\.concat\("),
+    "a lambda": re.compile(r"\blambda\b"),
+    "a print of a built command": re.compile(r"print\([\"']\$"),
+}
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in NOTEBOOKS if p.stem[:2] in TYPED], ids=lambda p: p.stem
+)
+def test_student_cells_read_like_the_lab_step(path):
+    nb = load(path)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    imports = [line for src in code for line in src.splitlines() if "import " in line]
+    assert imports == ["import labkit.notebook as nb"], f"{path.name}: imports {imports}"
+    for src in code:
+        if "# your answer here" in src:
+            continue
+        for what, pattern in _PLUMBING.items():
+            assert not pattern.search(src), f"{path.name}: {what} in a cell: {src!r}"
+    typed = [src for src in code if src.startswith(("%docker ", "%host "))]
+    assert len(typed) >= 3, f"{path.name}: the lab's commands are not typed ({len(typed)} cells)"
 
 
 def test_stored_notebooks_have_no_unanswered_checks_that_raise(monkeypatch):
@@ -174,6 +254,9 @@ def test_stored_notebooks_have_no_unanswered_checks_that_raise(monkeypatch):
     execute(nb, {"LABKIT_ENGINE": "sim", "LABKIT_NAMESPACE": namespace()}, monkeypatch)
     for html in check_results(nb):
         assert "Not answered yet" in html and "labkit-check-right" not in html
+    for html in terminal_check_results(nb):  # the terminal task left undone: the engine says so
+        assert "labkit-check-wrong" in html and "Not done yet" in html
+    assert_no_errors(nb, "01 with nothing answered")
 
 
 # -- executed on the simulated engine ----------------------------------------------------------------
@@ -229,7 +312,8 @@ def test_course_on_the_real_engine_twice_in_a_row(docker_engine, monkeypatch):
     """The whole course, twice, in one namespace per round: the second round only works if the
     first cleaned up completely. Nothing of either namespace is left; bystanders are checked
     untouched by the conftest's session fixture."""
-    from labkit.lab import NAMESPACE_LABEL
+    from labkit.lab import NAMESPACE_LABEL, Lab
+    from labkit.progress import marker_name
 
     for round_ in (1, 2):
         ns = namespace()
@@ -251,8 +335,10 @@ def test_course_on_the_real_engine_twice_in_a_row(docker_engine, monkeypatch):
         print(
             f"\nreal engine, round {round_}: {timings}, total {time.perf_counter() - started:.1f} s"
         )
-        assert not docker_engine.containers(labels={NAMESPACE_LABEL: ns})
+        left = docker_engine.containers(labels={NAMESPACE_LABEL: ns})
+        assert [c.name for c in left if c.name != marker_name(ns)] == []
         assert not [n for n in docker_engine.networks() if n.labels.get(NAMESPACE_LABEL) == ns]
+        Lab(docker_engine, namespace=ns).cleanup()  # the progress record, as a reset removes it
 
 
 def test_session_only_cleanup_leaves_other_sessions(sim_engine):

@@ -1,6 +1,25 @@
 """The notebook edge of labkit: the only package that imports pandas, plotly and ipywidgets."""
 
+from labkit.exercises import exercise
+from labkit.notebook.course import (
+    addresses,
+    both_ways,
+    bridge,
+    classroom,
+    containers,
+    old_ways,
+    open_app,
+    ports,
+    route_step,
+)
 from labkit.notebook.display import install_error_display, show_banner, start
+from labkit.notebook.facts import (
+    engine_facts,
+    for_each_engine,
+    mac_fact,
+    port_families,
+    route_openings,
+)
 from labkit.notebook.tables import (
     config_table,
     container_networks_table,
@@ -11,6 +30,7 @@ from labkit.notebook.tables import (
 )
 from labkit.notebook.topology import Snapshot, diff_figure, snapshot, topology, topology_figure
 from labkit.notebook.widgets import Observation, RestartPanel
+from labkit.tasks import terminal_task
 
 __all__ = [
     "start",
@@ -29,4 +49,21 @@ __all__ = [
     "Snapshot",
     "RestartPanel",
     "Observation",
+    "exercise",
+    "terminal_task",
+    # notebooks 00-02: the picture beside each typed command, and each engine's truth
+    "ports",
+    "containers",
+    "open_app",
+    "both_ways",
+    "old_ways",
+    "bridge",
+    "addresses",
+    "classroom",
+    "route_step",
+    "route_openings",
+    "engine_facts",
+    "for_each_engine",
+    "port_families",
+    "mac_fact",
 ]

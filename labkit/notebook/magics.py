@@ -44,10 +44,16 @@ def register(lab: Lab, shell=None) -> None:  # noqa: ANN001 - IPython's Interact
     if shell is None:
         return
 
+    from IPython.core.magic import no_var_expand
+
     # The functions return None, so a cell shows the command's output and no Out[] value.
+    # no_var_expand: a line is the shell command as typed; IPython would otherwise turn the
+    # Go templates of `docker inspect -f '{{.NetworkSettings.IPAddress}}'` into '{...}'.
+    @no_var_expand
     def docker_magic(line: str) -> None:
         docker(lab, line)
 
+    @no_var_expand
     def host_magic(line: str) -> None:
         host(lab, line)
 
