@@ -47,8 +47,12 @@ def _labkit_wrong(q):
 
 # Appended to every run: the notebook's own cleanup left nothing of its namespace on the engine.
 _LEFTOVERS = """
-_left = [c.name for c in lab.containers()] + [n.name for n in lab.networks() if lab.owns(n.labels)]
+from labkit.progress import flush as _flush, is_marker as _is_marker
+_flush()
+_left = [c.name for c in lab.containers() if not _is_marker(c.labels)]
+_left += [n.name for n in lab.networks() if lab.owns(n.labels)]
 assert not _left, f"the notebook's cleanup left {_left}"
+lab.cleanup()  # the progress record outlives a notebook by design; a test run removes it too
 print("labkit-test: nothing left in", lab.namespace)
 """
 
@@ -160,7 +164,8 @@ def test_course_conventions(path):
     for i, cell in answers:
         q = cell.metadata["labkit"]["question"]
         assert cell.source == PLACEHOLDER, f"{path.name}: answer cell {i} is not the placeholder"
-        assert f"{q} = Question(" in nb.cells[i - 1].source, (
+        above = nb.cells[i - 1].source
+        assert f"{q} = Question(" in above or f"{q} = nb.exercise(" in above, (
             f"{path.name}: {q} is not defined just above"
         )
         assert nb.cells[i + 1].source.startswith(f"{q}.check(answer);"), (
@@ -266,3 +271,71 @@ def test_session_only_cleanup_leaves_other_sessions(sim_engine):
     assert plan.containers == (f"{ns}-a",)
     assert [c.name for c in other.containers()] == [f"{ns}-b"]
     other.cleanup()
+
+
+# -- notebooks 03 and 04: the terminal exercises, done as a student does them -------------------
+# Convention (labkit.tasks): a cell tagged ``terminal`` shows a task and names its variable in
+# ``metadata.labkit.task``; the next cell starts with ``<variable>.check();``. The harness runs
+# the task's printed command lines with a shell, as a terminal would, between the two.
+
+TERMINAL_NOTEBOOKS = ["03-docker-networks", "04-beyond-one-host"]
+
+
+def terminal_cells(nb):
+    return [(i, c) for i, c in enumerate(nb.cells) if "terminal" in c.metadata.get("tags", [])]
+
+
+def with_terminal_tasks_done(nb):
+    nb = copy.deepcopy(nb)
+    for i, cell in reversed(terminal_cells(nb)):
+        var = cell.metadata["labkit"]["task"]
+        assert nb.cells[i + 1].source.startswith(f"{var}.check();"), f"no check after task {var}"
+        nb.cells.insert(i + 1, nbformat.v4.new_code_cell(f"{var}.run_in_terminal()"))
+    return nb
+
+
+def terminal_checks(nb) -> list[str]:
+    checks = []
+    for i, cell in terminal_cells(nb):
+        var = cell.metadata["labkit"]["task"]
+        check = next(c for c in nb.cells[i + 1 :] if c.source.startswith(f"{var}.check();"))
+        checks.append("".join(str(o.get("data", {}).get("text/html", "")) for o in check.outputs))
+    return checks
+
+
+def run_typed_course(stem: str, engine: str, monkeypatch):
+    nb = load(NB_DIR / f"{stem}.ipynb")
+    assert terminal_cells(nb), f"{stem}: no exercise done in a terminal"
+    nb = execute(
+        with_terminal_tasks_done(prepared(nb)),
+        {"LABKIT_ENGINE": engine, "LABKIT_NAMESPACE": namespace()},
+        monkeypatch,
+    )
+    assert_clean_run(nb, stem)
+    for html in terminal_checks(nb):
+        assert "labkit-check-right" in html, f"{stem}: a terminal task done is not seen: {html}"
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "%docker " in code
+    return nb
+
+
+@pytest.mark.parametrize("stem", TERMINAL_NOTEBOOKS)
+def test_typed_notebook_on_the_simulated_engine(stem, monkeypatch):
+    run_typed_course(stem, "sim", monkeypatch)
+
+
+@pytest.mark.parametrize("stem", TERMINAL_NOTEBOOKS)
+def test_typed_notebook_terminal_task_not_done_says_so(stem, monkeypatch):
+    nb = execute(
+        prepared(load(NB_DIR / f"{stem}.ipynb")),
+        {"LABKIT_ENGINE": "sim", "LABKIT_NAMESPACE": namespace()},
+        monkeypatch,
+    )
+    for html in terminal_checks(nb):
+        assert "labkit-check-wrong" in html and "Not done yet" in html
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("stem", TERMINAL_NOTEBOOKS)
+def test_typed_notebook_on_the_real_engine(stem, docker_engine, monkeypatch):
+    run_typed_course(stem, "docker", monkeypatch)

@@ -1,6 +1,16 @@
 """The notebook edge of labkit: the only package that imports pandas, plotly and ipywidgets."""
 
+from labkit.exercises import exercise
 from labkit.notebook.display import install_error_display, show_banner, start
+from labkit.notebook.multihost_figure import (
+    agents_link,
+    hops_table,
+    modes_table,
+    packet_path_figure,
+    routes_table,
+    wire_headers_figure,
+)
+from labkit.notebook.networks import container_networks, network_inspect, network_ls
 from labkit.notebook.tables import (
     config_table,
     container_networks_table,
@@ -11,6 +21,7 @@ from labkit.notebook.tables import (
 )
 from labkit.notebook.topology import Snapshot, diff_figure, snapshot, topology, topology_figure
 from labkit.notebook.widgets import Observation, RestartPanel
+from labkit.tasks import terminal_task
 
 __all__ = [
     "start",
@@ -29,4 +40,16 @@ __all__ = [
     "Snapshot",
     "RestartPanel",
     "Observation",
+    # notebooks 03 and 04: exercises, terminal tasks, network views, the two-host model
+    "exercise",
+    "terminal_task",
+    "network_ls",
+    "network_inspect",
+    "container_networks",
+    "modes_table",
+    "routes_table",
+    "hops_table",
+    "packet_path_figure",
+    "wire_headers_figure",
+    "agents_link",
 ]
