@@ -5,6 +5,7 @@ from labkit.notebook.display import install_error_display, show_banner, start
 from labkit.notebook.multihost_figure import (
     agents_link,
     hops_table,
+    lab_hosts,
     modes_table,
     packet_path_figure,
     routes_table,
@@ -52,4 +53,5 @@ __all__ = [
     "packet_path_figure",
     "wire_headers_figure",
     "agents_link",
+    "lab_hosts",
 ]

@@ -276,3 +276,11 @@ def agents_link(lab, hosts) -> AgentsLink:  # noqa: ANN001 - a Lab and LabHosts
     display(table(pd.DataFrame(rows)))
     display(labhosts_figure(hosts.snapshot()))
     return done
+
+
+def lab_hosts():  # noqa: ANN201 - (LabHosts | None, why)
+    """Real lab hosts when they are turned on and can run here (``labkit.labhosts.lab_hosts``),
+    saying what is built as it goes; else None and one line saying why not."""
+    from labkit.labhosts import lab_hosts as build
+
+    return build(progress=print)
