@@ -65,8 +65,10 @@ def answer_cells(nb):
     return [(i, c) for i, c in enumerate(nb.cells) if "answer" in c.metadata.get("tags", [])]
 
 
-def prepared(nb, *, wrong: bool = False):
-    nb = copy.deepcopy(nb)
+def prepared(nb, *, wrong: bool = False, terminal: bool = True):
+    """Answers filled in, and (``terminal``) each terminal exercise done as a student would:
+    see ``with_terminal_tasks_done`` at the end of this file."""
+    nb = with_terminal_tasks_done(nb) if terminal else copy.deepcopy(nb)
     for _, cell in answer_cells(nb):
         q = cell.metadata["labkit"]["question"]
         cell.source = (
@@ -307,7 +309,7 @@ def run_typed_course(stem: str, engine: str, monkeypatch):
     nb = load(NB_DIR / f"{stem}.ipynb")
     assert terminal_cells(nb), f"{stem}: no exercise done in a terminal"
     nb = execute(
-        with_terminal_tasks_done(prepared(nb)),
+        prepared(nb),
         {"LABKIT_ENGINE": engine, "LABKIT_NAMESPACE": namespace()},
         monkeypatch,
     )
@@ -326,8 +328,13 @@ def test_typed_notebook_on_the_simulated_engine(stem, monkeypatch):
 
 @pytest.mark.parametrize("stem", TERMINAL_NOTEBOOKS)
 def test_typed_notebook_terminal_task_not_done_says_so(stem, monkeypatch):
+    """Run up to the first terminal exercise's check without doing it: the check says so."""
+    nb = load(NB_DIR / f"{stem}.ipynb")
+    first = terminal_cells(nb)[0][0]
+    nb.cells = nb.cells[: first + 2]
+    nb.cells.append(nbformat.v4.new_code_cell("print(lab.cleanup())"))
     nb = execute(
-        prepared(load(NB_DIR / f"{stem}.ipynb")),
+        prepared(nb, terminal=False),
         {"LABKIT_ENGINE": "sim", "LABKIT_NAMESPACE": namespace()},
         monkeypatch,
     )
