@@ -208,10 +208,27 @@ def fit(
         flags += label_flags
         added.append("labkit's labels")
     else:
-        positionals = _fit_positionals(command, positionals, ref)
+        fitted_positionals = _fit_positionals(command, positionals, ref)
+        if command == "network connect":
+            flags += _alias_for_typed_name(flags, positionals, fitted_positionals, added)
+        positionals = fitted_positionals
     argv = [*command.split(), *flags, *positionals, *cmd_tail]
     named = _named_containers(command, flags, positionals)
     return Fitted(tuple(words), tuple(argv), tuple(added), creates, named)
+
+
+def _alias_for_typed_name(
+    flags: list[str], typed: list[str], fitted: list[str], added: list[str]
+) -> list[str]:
+    """``network connect mynet web2`` → also ``--alias web2``: on the student's own network the
+    name they typed answers in Docker's DNS (``nslookup web2``), not only ``alice-web2``. An
+    alias is scoped to that one network, so two students' ``web2`` never meet."""
+    if len(typed) != 2 or typed[1] == fitted[1]:
+        return []
+    if any(f.split("=", 1)[0] == "--alias" for f in flags):
+        return []
+    added.append(f"--alias {typed[1]}")
+    return ["--alias", typed[1]]
 
 
 def _named_containers(command: str, flags: list[str], positionals: list[str]) -> tuple[str, ...]:

@@ -236,12 +236,37 @@ def _bridge_dns(lab: Lab, facts: Facts) -> Any:
     return result.exit_code == 0
 
 
-def _labnet_subnet(lab: Lab, facts: Facts) -> Any:
-    return _network_fact(lab, "labnet", "subnet")
+def _mynet_subnet(lab: Lab, facts: Facts) -> Any:
+    return _network_fact(lab, "mynet", "subnet")
 
 
-def _labnet_ip(lab: Lab, facts: Facts) -> Any:
-    return _container_fact(lab, "web2", "ip@labnet")
+def _mynet_ip(lab: Lab, facts: Facts) -> Any:
+    return _container_fact(lab, "web2", "ip@mynet")
+
+
+def _bridge_id(lab: Lab, facts: Facts) -> Any:
+    return lab.network("bridge").short_id
+
+
+def _bridge_id_mistakes(lab: Lab, facts: Facts) -> Mapping[Any, str]:
+    bridge = lab.network("bridge")
+    return {
+        bridge.id: "That is the whole ID (docker accepts it too): the question asks for the "
+        "12 characters of docker network ls's NETWORK ID column.",
+        "bridge": "That is the network's NAME; its ID is the hex string beside it.",
+    }
+
+
+def _mac_from_ip(lab: Lab, facts: Facts) -> Any:
+    shown = recall(lab, "mac:web.derived")
+    if shown is not None:
+        return shown
+    att = lab.container("web").attachment("bridge")
+    if att is None or not att.mac:
+        return None
+    from labkit.notebook.networks import _derived_mac
+
+    return att.mac.lower() == _derived_mac(att.ip)
 
 
 def _two_hosts(mode: str):
@@ -326,6 +351,14 @@ _LIST = [
         explain="The IP is handed out when a container starts; a newcomer can take the one it had.",
     ),
     Spec(
+        "03.bridge_id",
+        "What is the NETWORK ID of the network called bridge? (Copy it from docker network ls.)",
+        _bridge_id,
+        hint="The NETWORK ID column of the row NAME = bridge: 12 hex characters.",
+        explain="The first 12 characters of the network's ID; docker network inspect accepts it, the whole ID, or the name.",
+        mistakes=_bridge_id_mistakes,
+    ),
+    Spec(
         "03.none_driver",
         "Which DRIVER does docker network ls show for the network called none?",
         _none_driver,
@@ -348,6 +381,13 @@ _LIST = [
         explain="The default bridge's subnet: 172.17.0.0/16 unless the engine is configured otherwise.",
     ),
     Spec(
+        "03.mac_from_ip",
+        "Is web's MAC address on the bridge made from its IP address?",
+        _mac_from_ip,
+        hint="Compare the MAC with the IP in hex: 172.17.0.2 is ac:11:00:02. Answer True or False.",
+        explain="Engine 20.10 makes a container's MAC 02:42 followed by its IPv4 address; Engine 28 makes it random.",
+    ),
+    Spec(
         "03.bridge_dns",
         "On the default bridge, does web resolve web2's name?",
         _bridge_dns,
@@ -355,18 +395,18 @@ _LIST = [
         explain="The default bridge has no name resolution between containers: they get the host's resolver (labkit's: 127.0.0.1), which knows nothing of them, and no embedded DNS server at 127.0.0.11.",
     ),
     Spec(
-        "03.labnet_subnet",
-        "What subnet did the engine give your network labnet?",
-        _labnet_subnet,
-        hint="The 'subnet' row of labnet's configuration table.",
+        "03.mynet_subnet",
+        "What subnet did the engine give your network mynet?",
+        _mynet_subnet,
+        hint="The 'subnet' row of mynet's configuration table (IPAM → Config → Subnet).",
         explain="User-defined bridges get the next free subnet of the engine's default address pools: 172.18.0.0/16, 172.19.0.0/16, … up to 172.31.0.0/16, then 192.168.0.0/20, 192.168.16.0/20, … (a subnet some interface on the host already uses is skipped).",
     ),
     Spec(
-        "03.labnet_ip",
-        "Which address does nslookup give for web2 on labnet?",
-        _labnet_ip,
+        "03.mynet_ip",
+        "Which address does nslookup give for web2 on mynet?",
+        _mynet_ip,
         hint="The 'Address:' line of the answer (not the server's address, 127.0.0.11).",
-        explain="web2's address on labnet: the embedded DNS answers with the address on the network the two share.",
+        explain="web2's address on mynet: the embedded DNS answers with the address on the network the two share.",
     ),
     Spec(
         "04.next_hop",

@@ -49,7 +49,9 @@ def test_the_containers_command_is_left_alone():
         (("port", "myapp2"), [], "docker port myapp2"),  # made by hand in a terminal
         (("restart", "-t", "3", "myapp2"), [("container", "alice-myapp2")], "docker restart -t 3 alice-myapp2"),
         (("exec", "myapp2", "ip", "addr", "-4"), [("container", "alice-myapp2")], "docker exec alice-myapp2 ip addr -4"),
-        (("network", "connect", "mynet", "web"), [("network", "alice-mynet"), ("container", "alice-web")], "docker network connect alice-mynet alice-web"),
+        (("network", "connect", "mynet", "web"), [("network", "alice-mynet"), ("container", "alice-web")], "docker network connect --alias web alice-mynet alice-web"),
+        (("network", "connect", "--alias", "w", "mynet", "web"), [("network", "alice-mynet"), ("container", "alice-web")], "docker network connect --alias w alice-mynet alice-web"),
+        (("network", "connect", "mynet", "byhand"), [("network", "alice-mynet")], "docker network connect alice-mynet byhand"),
         (("network", "inspect", "bridge"), [("network", "alice-bridge")], "docker network inspect bridge"),
         (("inspect", "mynet"), [("network", "alice-mynet")], "docker inspect alice-mynet"),
         (("ps", "-a"), [], "docker ps -a"),

@@ -20,6 +20,16 @@ from labkit.notebook.facts import (
     port_families,
     route_openings,
 )
+from labkit.notebook.multihost_figure import (
+    agents_link,
+    hops_table,
+    lab_hosts,
+    modes_table,
+    packet_path_figure,
+    routes_table,
+    wire_headers_figure,
+)
+from labkit.notebook.networks import container_networks, network_inspect, network_ls
 from labkit.notebook.tables import (
     config_table,
     container_networks_table,
@@ -66,4 +76,15 @@ __all__ = [
     "for_each_engine",
     "port_families",
     "mac_fact",
+    # notebooks 03 and 04: exercises, terminal tasks, network views, the two-host model
+    "network_ls",
+    "network_inspect",
+    "container_networks",
+    "modes_table",
+    "routes_table",
+    "hops_table",
+    "packet_path_figure",
+    "wire_headers_figure",
+    "agents_link",
+    "lab_hosts",
 ]

@@ -207,3 +207,80 @@ def modes_table() -> pd.DataFrame:
         frame["UDP port"].astype("Int64").astype(object).where(frame["UDP port"].notna(), "—")
     )  # host-gw has none: "—", not pandas' <NA>
     return frame
+
+
+class AgentsLink:
+    """What ``agents_link`` started on the real lab hosts, so the notebook's last cell can
+    remove exactly that."""
+
+    def __init__(self, hosts, one, two) -> None:  # noqa: ANN001 - LabHosts and two Labs
+        self.hosts, self.one, self.two = hosts, one, two
+
+    def cleanup(self) -> str:
+        self.hosts.link_agents("none")
+        return (
+            f"agent01: {self.one.cleanup(session_only=True)}\n"
+            f"agent02: {self.two.cleanup(session_only=True)}"
+        )
+
+
+def agents_link(lab, hosts) -> AgentsLink:  # noqa: ANN001 - a Lab and LabHosts
+    """web1 on agent01 asks web2 on agent02 by IP three ways — no link, host-gw routes, a VXLAN
+    tunnel — on the real lab hosts, and shows the route and the tunnel's packet counters.
+
+    On Engine 28 the agents drop traffic routed to their containers from another host:
+    linking restarts both engines with ``--allow-direct-routing`` first (before the containers
+    start, or they would stop), and web2 publishes its port, since direct routing opens only
+    published ports. Engine 20.10 forwards it as it is."""
+    from IPython.display import display
+
+    from labkit.lab import Lab
+    from labkit.notebook.labhosts_figure import labhosts_figure
+    from labkit.notebook.layout import command_output, table
+
+    hosts.link_agents("host-gw")  # on 28: the engines restart with direct routing, now
+    one = Lab(hosts.engine("agent01"), namespace=lab.namespace, session=lab.session)
+    two = Lab(hosts.engine("agent02"), namespace=lab.namespace, session=lab.session)
+    done = AgentsLink(hosts, one, two)
+    web1 = one.start_app("web1", port=None, step="04-beyond-one-host")
+    web2 = two.start_app("web2", port=None, step="04-beyond-one-host")
+    version = one.engine.info().version
+    print(
+        f"agents on Docker Engine {version}; web1 on agent01: {web1.ip}, web2 on agent02: {web2.ip}"
+    )
+    if hosts.generation.drops_routed_traffic:
+        print(
+            "Engine 28+: the agents run with --allow-direct-routing and web2 publishes port 80; "
+            "without either, agent02 drops what agent01 routes to it."
+        )
+    rows = []
+    subnet = "172.18."
+    for mode in ("none", "host-gw", "vxlan"):
+        hosts.link_agents(mode)
+        sent_before = hosts.vxlan_packets("agent01")[0]
+        reply = one.exec("web1", ["timeout", "3", "wget", "-q", "-O", "-", f"http://{web2.ip}/"])
+        routes = [r for r in hosts.routes("agent01") if r.startswith(subnet)]
+        rows.append(
+            {
+                "mode": mode,
+                "web1 → web2": "answers" if reply.exit_code == 0 else "no answer",
+                "agent01's route to 172.18.0.0/16": routes[0] if routes else "—",
+                "VXLAN packets sent by agent01": hosts.vxlan_packets("agent01")[0] - sent_before,
+            }
+        )
+    display(
+        command_output(
+            "ip route   # on agent01, linked by VXLAN", "\n".join(hosts.routes("agent01"))
+        )
+    )
+    display(table(pd.DataFrame(rows)))
+    display(labhosts_figure(hosts.snapshot()))
+    return done
+
+
+def lab_hosts():  # noqa: ANN201 - (LabHosts | None, why)
+    """Real lab hosts when they are turned on and can run here (``labkit.labhosts.lab_hosts``),
+    saying what is built as it goes; else None and one line saying why not."""
+    from labkit.labhosts import lab_hosts as build
+
+    return build(progress=print)
