@@ -15,9 +15,11 @@ that host, in the simulated host otherwise (marked SIMULATED).
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from labkit.commands import Fitted, fit
@@ -47,18 +49,28 @@ def register(lab: Lab, shell=None) -> None:  # noqa: ANN001 - IPython's Interact
     from IPython.core.magic import no_var_expand
 
     # The functions return None, so a cell shows the command's output and no Out[] value.
-    # no_var_expand: a line is the shell command as typed; IPython would otherwise turn the
-    # Go templates of `docker inspect -f '{{.NetworkSettings.IPAddress}}'` into '{...}'.
+    # no_var_expand: IPython's own expansion would turn the Go templates of
+    # `docker inspect -f '{{.NetworkSettings.IPAddress}}'` into '{...}'; a plain {name} of the
+    # notebook's (an ID the student pasted into a variable) is still put in.
     @no_var_expand
     def docker_magic(line: str) -> None:
-        docker(lab, line)
+        docker(lab, expand_names(line, shell.user_ns))
 
     @no_var_expand
     def host_magic(line: str) -> None:
-        host(lab, line)
+        host(lab, expand_names(line, shell.user_ns))
 
     shell.register_magic_function(docker_magic, "line", "docker")
     shell.register_magic_function(host_magic, "line", "host")
+
+
+_NAME = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")
+
+
+def expand_names(line: str, names: Mapping[str, object]) -> str:
+    """``{answer}`` → the value of the notebook's variable ``answer``; ``{{.Go.Template}}`` and
+    unknown names stay as typed."""
+    return _NAME.sub(lambda m: str(names[m.group(1)]) if m.group(1) in names else m.group(0), line)
 
 
 def docker(lab: Lab, line: str, *, step: str = "") -> int:
