@@ -26,6 +26,7 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check labkit tests notebooks
 	$(BIN)/ruff format --check labkit tests notebooks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The engine suites on labkit's own engines, each fresh in its own network namespace (root, Linux):

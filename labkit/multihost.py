@@ -291,7 +291,7 @@ class TwoHosts:
                     rule=route,
                 )
             )
-            wire = (Header("Ethernet", f"{ha.mac} → {hb.mac}"), ip, tcp)
+            wire: tuple[Header, ...] = (Header("Ethernet", f"{ha.mac} → {hb.mac}"), ip, tcp)
             hops.append(
                 Hop(
                     3,

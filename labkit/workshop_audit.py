@@ -263,7 +263,8 @@ def count_collisions(
     requests: Sequence[Any], namespace: str, index: EngineIndex
 ) -> tuple[int, int, list[str]]:
     """(collisions, unresolved, examples) for one student's requests to the shared engine."""
-    collisions, unresolved, examples = 0, 0, []
+    collisions, unresolved = 0, 0
+    examples: list[str] = []
 
     def hit(why: str) -> None:
         nonlocal collisions

@@ -20,7 +20,7 @@ from labkit.lab import Lab
 from labkit.models import Container, ProbeResult
 from labkit.notebook.layout import table
 from labkit.notebook.tables import config_table, port_table, probe_table
-from labkit.probe import probe_address, probe_host_port
+from labkit.probe import probe_address, probe_host_port, probe_old_port
 
 __all__ = [
     "ports",
@@ -70,7 +70,7 @@ def containers(lab: Lab) -> HTML:
                 "made by": _made_by(lab, c),
                 "labkit may change it": "yes" if lab.owns(c) else "no",
                 "host port": (binding.host_port or binding.ipv6_host_port) if binding else None,
-                "bridge IP": (c.attachment("bridge").ip if c.attachment("bridge") else "") or "",
+                "bridge IP": _bridge_ip(c),
             }
         )
     frame = pd.DataFrame(
@@ -105,7 +105,7 @@ def open_app(lab: Lab, name: str = "myapp2") -> None:
         display(HTML(f"<i>{html.escape(c.name)} publishes no port.</i>"))
         return
     url = _host.browser_url(
-        binding.host_port or binding.ipv6_host_port, host=lab.engine.info().host
+        binding.host_port or binding.ipv6_host_port or 0, host=lab.engine.info().host
     )
     display(
         HTML(
@@ -148,13 +148,14 @@ def old_ways(lab: Lab, name: str = "myapp2", *, bridge_ip: bool = False) -> None
             )
         )
         return
-    info = lab.engine.info()
     rows: list[tuple[str, ProbeResult]] = [
-        ("old host port", probe_address(lab.engine, info.host, int(old_port), via="host-port"))
+        # Only while it is still this container's, or nobody's: on a shared engine the old port
+        # may be another student's by now.
+        ("old host port", probe_old_port(lab.engine, c, int(str(old_port)), via="host-port"))
     ]
     if bridge_ip:
-        now_ip = c.attachment("bridge").ip if c.attachment("bridge") else ""
-        old_ip = _before(history(lab, f"{short}.ip@bridge"), now_ip) or now_ip
+        now_ip = _bridge_ip(c)
+        old_ip = str(_before(history(lab, f"{short}.ip@bridge"), now_ip) or now_ip)
         rows.append(("old bridge IP", probe_address(lab.engine, old_ip, 80, via="bridge-ip")))
     else:
         rows.append(("new host port", probe_host_port(lab.engine, c)))
@@ -240,3 +241,8 @@ def route_step(lab: Lab, opening: str = "none", *, hosts=None, generation=None) 
                 simulated=simulated,
             )
         )
+
+
+def _bridge_ip(c: Container) -> str:
+    att = c.attachment("bridge")
+    return att.ip if att else ""

@@ -114,7 +114,7 @@ def port_families(lab: Lab, name: str = "myapp2") -> None:
         lines = binding.docker_port_lines()
         title = f"docker port {lab.name(name)}   # as your engine printed it"
     else:
-        port = binding.host_port
+        port = binding.host_port or 0
         twin = PortBinding(
             80, host_ip="0.0.0.0", host_port=port, ipv6_host_ip="::", ipv6_host_port=port
         )

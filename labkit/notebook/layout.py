@@ -204,7 +204,7 @@ def _frame_html(frame: pd.DataFrame) -> str:
 
 def _missing(value: object) -> bool:
     try:
-        return bool(pd.isna(value))  # type: ignore[arg-type]
+        return bool(pd.isna(value))  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return False  # a list or other container: shown as it is
 

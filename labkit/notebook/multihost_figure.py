@@ -182,7 +182,7 @@ def routes_table(model: TwoHosts | str):
     return (
         pd.DataFrame(rows)
         .style.hide(axis="index")
-        .set_properties(**{"text-align": "left"})
+        .set_properties(None, **{"text-align": "left"})
         .set_properties(subset=["ip route"], **{"font-family": "monospace"})
         .set_table_styles([{"selector": "th", "props": "text-align: left"}])
     )

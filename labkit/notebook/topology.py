@@ -310,7 +310,7 @@ def layout(snap: Snapshot, *, before: Snapshot | None = None) -> Graph:
             if net.driver != "null":
                 iface = net.bridge_name or ("host's stack" if net.driver == "host" else net.driver)
                 gx = x0 + UPLINK_DX  # into the marker from the left, never across its label
-                path = (
+                path: tuple[tuple[float, float], ...] = (
                     (host.x, host.y),
                     (host.x, y_uplink),
                     (gx, y_uplink),
@@ -532,7 +532,7 @@ def _host_hover(info: EngineInfo) -> str:
         f"<b>{_esc(info.description)}</b>",
         f"published ports are reached at {_esc(info.host)}",
         f"bridge {_esc(info.bridge_name)}: {_esc(info.bridge_address or 'unknown')}",
-        f"ip_forward: {({True: '1', False: '0'}).get(info.ip_forward, 'unknown')}",
+        f"ip_forward: {'unknown' if info.ip_forward is None else int(info.ip_forward)}",
         f"ephemeral port range: {info.port_range[0]}–{info.port_range[1]}",
         f"bridge IPs reachable from here: {'yes' if info.bridge_reachable else 'no'}",
         _esc(info.bridge_reason),

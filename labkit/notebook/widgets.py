@@ -7,6 +7,7 @@ Python, so tests click its buttons headless and read the result.
 
 from __future__ import annotations
 
+import functools
 import html
 import threading
 import time
@@ -380,7 +381,7 @@ class RestartPanel:
                 self._busy = True
                 actions, self._burst = self._burst, []
             try:
-                self._guard(lambda actions=actions: self._observe_burst(actions))
+                self._guard(functools.partial(self._observe_burst, actions))
             finally:
                 with self._lock:
                     self._busy = False
