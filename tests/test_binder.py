@@ -112,16 +112,39 @@ def test_a_fresh_binder_environment_runs_every_notebook(tmp_path):
     )
     assert str(venv) in json.loads(where), f"labkit was not installed into the Binder venv: {where}"
 
-    work = tmp_path / "notebooks"
-    work.mkdir()
-    paths = []
-    for path in NOTEBOOKS:
-        target = work / path.name
-        nbformat.write(prepared(load(path)), target)
-        paths.append(str(target))
-    run(str(bindir / "python"), "-c", _EXECUTE, *paths, timeout=600, cwd=work)
-    for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        assert_clean_run(nb, Path(path).name)
-        banner = "".join(str(o.get("data", {}).get("text/html", "")) for o in nb.cells[1].outputs)
-        assert "SIMULATED ENGINE" in banner and "no Docker engine answered" in banner, banner
+    # binder/start, as repo2docker runs it before the server: the simulated engine, and its
+    # DOCKER_HOST for everything the server starts (kernels, terminals).
+    env["LABKIT_SIM_SOCKET"] = str(tmp_path / "sim" / "sim.sock")
+    started = run("bash", str(src / "binder" / "start"), "env", timeout=60, cwd=src)
+    try:
+        docker_host = next(
+            line.split("=", 1)[1]
+            for line in started.splitlines()
+            if line.startswith("DOCKER_HOST=")
+        )
+        assert docker_host == f"unix://{tmp_path / 'sim' / 'sim.sock'}", docker_host
+        env["DOCKER_HOST"] = docker_host
+        if shutil.which("docker"):  # the lab text's first command, typed in a terminal
+            typed = run(
+                "docker", "run", "-d", "--name", "binder-typed", "labkit/lab-app:1", timeout=60
+            )
+            assert len(typed.strip()) == 64, typed
+            run("docker", "rm", "-f", "binder-typed", timeout=60)
+
+        work = tmp_path / "notebooks"
+        work.mkdir()
+        paths = []
+        for path in NOTEBOOKS:
+            target = work / path.name
+            nbformat.write(prepared(load(path)), target)
+            paths.append(str(target))
+        run(str(bindir / "python"), "-c", _EXECUTE, *paths, timeout=600, cwd=work)
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            assert_clean_run(nb, Path(path).name)
+            banner = "".join(
+                str(o.get("data", {}).get("text/html", "")) for o in nb.cells[1].outputs
+            )
+            assert "SIMULATED ENGINE" in banner and "simulated engine" in banner, banner
+    finally:
+        run(str(bindir / "labkit"), "sim", "stop", timeout=60)
