@@ -19,18 +19,6 @@ pytestmark = pytest.mark.docker
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.skipif(not os.environ.get("LABKIT_TEST_SLEEPER"), reason="run by the tests below")
-def test_sleeper(docker_lab):
-    """A test that holds a lab until it is killed (started by the tests below)."""
-    from conftest import RUN
-
-    docker_lab.create_network("labnet")
-    docker_lab.start_app("myapp2", network="labnet")
-    ready = {"namespace": docker_lab.namespace, "run": RUN}
-    Path(os.environ["LABKIT_TEST_SLEEPER"]).write_text(json.dumps(ready))
-    time.sleep(300)
-
-
 def _sleeping_run(tmp_path) -> tuple[subprocess.Popen, dict]:
     ready = tmp_path / "ready.json"
     proc = subprocess.Popen(
@@ -41,7 +29,7 @@ def _sleeping_run(tmp_path) -> tuple[subprocess.Popen, dict]:
             "-q",
             "-p",
             "no:cacheprovider",
-            "tests/test_killed_runs.py::test_sleeper",
+            "tests/sleeping_lab.py::test_sleeper",  # not a test_ file: collected only when named
         ],
         cwd=ROOT,
         env={**os.environ, "LABKIT_TEST_SLEEPER": str(ready)},
