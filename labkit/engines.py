@@ -280,6 +280,8 @@ class EngineDaemon:
         elif self.folder.exists():
             _remove_tree(self.folder / "data")
             (self.folder / "engine.json").unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.state_root.rmdir()  # only once no engine has a folder there
         return removed
 
     def status(self) -> EngineStatus:
