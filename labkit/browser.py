@@ -110,7 +110,7 @@ class JupyterLab:
         with urllib.request.urlopen(self.url(f"api/{path}"), timeout=5) as reply:
             return json.load(reply)
 
-    def start(self, timeout: float = 40.0) -> None:
+    def start(self, timeout: float = 60.0) -> None:
         jupyter = Path(sys.executable).with_name("jupyter")
         cmd = [
             str(jupyter) if jupyter.exists() else shutil.which("jupyter") or "jupyter",

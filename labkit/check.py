@@ -404,17 +404,18 @@ class Question:
         if isinstance(expected, int):
             wants = "a whole number, such as a port number, in the digits 0-9"
             if isinstance(answer, bool):
-                raise self._wrong_type(answer, wants, "32768")
+                raise self._wrong_type(answer, wants, "12345")
             if isinstance(answer, int):
                 return answer
             if isinstance(answer, float) and answer.is_integer():
                 return int(answer)
             if isinstance(answer, str) and _DIGITS.fullmatch(answer.strip()):
                 return int(answer.strip())
-            raise self._wrong_type(answer, wants, "32768")
+            raise self._wrong_type(answer, wants, "12345")
         if isinstance(expected, str):
             if not isinstance(answer, str):
-                example = repr("172.17.0.1" if _address(expected) is not None else "bridge")
+                # Examples that are never an answer here (192.0.2.0/24 is for documentation).
+                example = repr("192.0.2.1" if _address(expected) is not None else "your answer")
                 raise self._wrong_type(answer, "a string (text in quotes)", example)
             return answer
         if isinstance(expected, (list, tuple, set, frozenset)):
