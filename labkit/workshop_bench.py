@@ -364,9 +364,7 @@ def run_mode(
     if mode == "shared":
         engine = _real_engine()
         engine.ensure_lab_image()
-        tap = EngineTap(SHARED_ENGINE.removeprefix("unix://"), workdir / "taps")
-        for user in [solo, *names]:
-            tap.add(user)
+        tap = EngineTap(SHARED_ENGINE.removeprefix("unix://"), workdir / "taps", [solo, *names])
         environment = {
             "LABKIT_ENGINE": "docker",
             "DOCKER_HOST": f"unix://{workdir / 'taps'}/{{username}}.sock",
