@@ -6,7 +6,8 @@ tap relays every byte both ways unchanged (keep-alive, chunked bodies, and the r
 calls that create or connect, the JSON body). That is how the benchmark knows which student
 touched which object: the engine itself does not say who called it.
 
-One asyncio loop in a thread of its own serves every tap. ``EngineIndex`` knows every container
+One asyncio loop in a process of its own serves every tap and writes each student's requests to
+``<folder>/<user>.jsonl``. ``EngineIndex`` knows every container
 and network of the run (from the engine's events) and whose namespace it is; ``count_collisions``
 reads a student's requests against it.
 """
@@ -15,10 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
@@ -43,61 +48,98 @@ class Request:
     body: Any = None
 
 
-@dataclass
-class _Stats:
-    requests: list[Request] = field(default_factory=list)
-    count: int = 0
-
-
 class EngineTap:
-    """``tap.add(user) -> socket path``; ``tap.requests(user)``, ``tap.count(user)``; ``tap.close()``."""
+    """Taps for ``users`` in front of ``upstream``, served by a process of their own (so the
+    benchmark's own threads never delay a student's engine call): ``tap.socket(user)``,
+    ``tap.requests(user)``, ``tap.count(user)``, ``tap.close()``."""
 
-    def __init__(self, upstream: str, folder: Path) -> None:
-        self.upstream = upstream
+    def __init__(self, upstream: str, folder: Path, users: Sequence[str]) -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._stats: dict[str, _Stats] = {}
-        self._servers: list[asyncio.AbstractServer] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True, name="tap")
-        self._thread.start()
+        self._users = list(users)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "labkit.workshop_audit", upstream, str(self.folder), *users],
+            stdout=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        ready = select.select([self._proc.stdout], [], [], 30)[0]
+        line = self._proc.stdout.readline() if ready and self._proc.stdout else ""
+        if line.strip() != "ready":
+            self.close()
+            raise RuntimeError(f"the engine taps did not start ({line.strip() or 'no answer'})")
 
-    def add(self, user: str) -> Path:
-        path = self.folder / f"{user}.sock"
-        self._stats[user] = _Stats()
-
-        async def serve() -> None:
-            server = await asyncio.start_unix_server(
-                lambda r, w: self._relay(user, r, w), path=str(path), limit=_LIMIT
-            )
-            self._servers.append(server)
-
-        asyncio.run_coroutine_threadsafe(serve(), self._loop).result(10)
-        return path
+    def socket(self, user: str) -> Path:
+        return self.folder / f"{user}.sock"
 
     def users(self) -> list[str]:
-        return list(self._stats)
+        return list(self._users)
+
+    def _records(self, user: str) -> list[dict[str, Any]]:
+        path = self.folder / f"{user}.jsonl"
+        if not path.exists():
+            return []
+        out = []
+        for line in path.read_text().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue  # a line cut short by a stop
+        return out
 
     def requests(self, user: str) -> list[Request]:
-        return list(self._stats[user].requests)
+        """The requests that may change something (POST, PUT, DELETE), in order."""
+        return [
+            Request(user, r["m"], r["p"], r["t"], r.get("b"))
+            for r in self._records(user)
+            if r["m"] in ("POST", "PUT", "DELETE")
+        ]
 
     def count(self, user: str) -> int:
-        return self._stats[user].count
+        return len(self._records(user))
 
     def close(self) -> None:
-        async def stop() -> None:
-            for server in self._servers:
-                server.close()
-            for task in asyncio.all_tasks():
-                if task is not asyncio.current_task():
-                    task.cancel()
-
-        if self._loop.is_running():
-            asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(5)
+        if self._proc.stdout:
+            self._proc.stdout.close()
         for path in self.folder.glob("*.sock"):
             path.unlink(missing_ok=True)
+
+
+class _Taps:
+    """The taps' process: one asyncio loop serving a unix socket per student."""
+
+    def __init__(self, upstream: str, folder: Path) -> None:
+        self.upstream, self.folder = upstream, folder
+        self._logs: dict[str, Any] = {}
+
+    async def serve(self, users: Sequence[str]) -> None:
+        servers = []
+        for user in users:
+            self._logs[user] = (self.folder / f"{user}.jsonl").open("a", buffering=1)
+            servers.append(
+                await asyncio.start_unix_server(
+                    lambda r, w, u=user: self._relay(u, r, w),
+                    path=str(self.folder / f"{user}.sock"),
+                    limit=_LIMIT,
+                )
+            )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        print("ready", flush=True)
+        await stop.wait()
+        for server in servers:
+            server.close()
+        for log in self._logs.values():
+            log.close()
 
     async def _relay(
         self, user: str, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter
@@ -141,17 +183,15 @@ class EngineTap:
     def _record(
         self, user: str, method: str, path: str, body: bytes, headers: dict[str, str]
     ) -> None:
-        stats = self._stats[user]
-        stats.count += 1
-        if method not in ("POST", "PUT", "DELETE"):
-            return
         parsed: Any = None
-        if body and any(p in path.split("?")[0] for p in _BODY_PATHS):
-            try:
-                parsed = json.loads(body)
-            except ValueError:
-                parsed = None
-        stats.requests.append(Request(user, method, path, time.time(), parsed))
+        if method in ("POST", "PUT", "DELETE") and body:
+            if any(p in path.split("?")[0] for p in _BODY_PATHS):
+                try:
+                    parsed = json.loads(body)
+                except ValueError:
+                    parsed = None
+        record = {"m": method, "p": path, "t": time.time(), "b": parsed}
+        self._logs[user].write(json.dumps(record) + "\n")
 
 
 def _parse(head: bytes) -> tuple[str, str, dict[str, str]]:
@@ -299,3 +339,13 @@ def count_collisions(
             elif owner != namespace:
                 hit(f"{r.method} {r.path}: {target_kind[:-1]} of {owner!r}")
     return collisions, unresolved, examples
+
+
+def _main(argv: Sequence[str]) -> int:
+    upstream, folder, *users = argv
+    asyncio.run(_Taps(upstream, Path(folder)).serve(users))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main(sys.argv[1:]))

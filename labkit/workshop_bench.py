@@ -364,9 +364,7 @@ def run_mode(
     if mode == "shared":
         engine = _real_engine()
         engine.ensure_lab_image()
-        tap = EngineTap(SHARED_ENGINE.removeprefix("unix://"), workdir / "taps")
-        for user in [solo, *names]:
-            tap.add(user)
+        tap = EngineTap(SHARED_ENGINE.removeprefix("unix://"), workdir / "taps", [solo, *names])
         environment = {
             "LABKIT_ENGINE": "docker",
             "DOCKER_HOST": f"unix://{workdir / 'taps'}/{{username}}.sock",
@@ -378,6 +376,7 @@ def run_mode(
     sampler = MemorySampler(hub.run_id)
     pool = ThreadPoolExecutor(max_workers=max(users, 1), thread_name_prefix="student")
     runs: list[StudentRun] = []
+    cpu_before: dict[str, float] = {}
     alone: StudentRun | None = None
     servers: dict[str, UserServer] = {}
     try:
@@ -424,6 +423,8 @@ def run_mode(
         report.servers_ready_seconds = round(time.monotonic() - t0, 1)
         say(f"[{mode}] {len(servers)}/{users} servers ready in {report.servers_ready_seconds} s")
 
+        sampler.sample()
+        cpu_before = {u: sampler.cpu_seconds(u) for u in names}  # the servers' start-up
         t1 = time.monotonic()
 
         def work(user: str) -> StudentRun:
@@ -471,7 +472,7 @@ def run_mode(
                 tap.close()
             if engine is not None:
                 engine.close()
-    _summarise(report, runs, sampler)
+    _summarise(report, runs, sampler, cpu_before)
     return report
 
 
@@ -586,7 +587,12 @@ def _shared_audit(
             pass
 
 
-def _summarise(report: ModeReport, runs: Sequence[StudentRun], sampler: MemorySampler) -> None:
+def _summarise(
+    report: ModeReport,
+    runs: Sequence[StudentRun],
+    sampler: MemorySampler,
+    cpu_before: dict[str, float],
+) -> None:
     times = [t for r in runs for t in r.restart_probe]
     report.restart_probe_p95 = _round(_p95(times))
     report.probe_not_ok = sum(r.probe_not_ok for r in runs)
@@ -608,9 +614,14 @@ def _summarise(report: ModeReport, runs: Sequence[StudentRun], sampler: MemorySa
         report.cpu_seconds_median = round(
             statistics.median(sampler.cpu_seconds(r.user) for r in runs), 1
         )
+        working = statistics.median(
+            sampler.cpu_seconds(r.user) - cpu_before.get(r.user, 0.0) for r in runs
+        )
         if report.alone_seconds:
-            # N students' CPU on this machine's cores: no schedule finishes sooner than that.
-            floor = len(runs) * report.cpu_seconds_median / (os.cpu_count() or 1)
+            # N students' CPU for the notebooks on this machine's cores (their servers' and
+            # engines' share; not the hub's, not the machine's other work): no schedule of the
+            # notebooks ends sooner.
+            floor = len(runs) * working / (os.cpu_count() or 1)
             report.wall_ratio_cpu_floor = round(floor / report.alone_seconds, 2)
         for role in ("start_command", "server", "kernel", "engine_other"):
             report.memory_by_role_mb[role] = round(

@@ -306,9 +306,9 @@ def test_tap_relays_bodies_and_upgraded_streams(tmp_path):
 
     t = threading.Thread(target=engine, daemon=True)
     t.start()
-    tap = EngineTap(str(upstream), tmp_path / "taps")
+    tap = EngineTap(str(upstream), tmp_path / "taps", ["ada"])
     try:
-        path = tap.add("ada")
+        path = tap.socket("ada")
         body = json.dumps({"Labels": {NAMESPACE_LABEL: "ada"}}).encode()
         with socket.socket(socket.AF_UNIX) as client:
             client.settimeout(10)
@@ -333,6 +333,7 @@ def test_tap_relays_bodies_and_upgraded_streams(tmp_path):
                     break
                 answer += chunk
         t.join(10)
+        tap.close()  # its records are complete once it stopped
         assert b"hello from the engine" in answer
         assert seen and body in seen[0] and b"3\r\nabc\r\n0\r\n\r\n" in seen[0]
         assert seen[0].endswith(b"{}raw-after-upgrade")
@@ -343,6 +344,7 @@ def test_tap_relays_bodies_and_upgraded_streams(tmp_path):
             "/v1.41/exec/1/start",
         ]
         assert recorded[0].body == {"Labels": {NAMESPACE_LABEL: "ada"}}
+        assert tap.count("ada") == 3
     finally:
         tap.close()
         server.close()
