@@ -15,6 +15,7 @@ reads a student's requests against it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import select
 import signal
@@ -63,8 +64,10 @@ class EngineTap:
             stdin=subprocess.DEVNULL,
             text=True,
         )
-        ready = select.select([self._proc.stdout], [], [], 30)[0]
-        line = self._proc.stdout.readline() if ready and self._proc.stdout else ""
+        out = self._proc.stdout
+        assert out is not None  # stdout=PIPE
+        ready = select.select([out], [], [], 30)[0]
+        line = out.readline() if ready else ""
         if line.strip() != "ready":
             self.close()
             raise RuntimeError(f"the engine taps did not start ({line.strip() or 'no answer'})")
@@ -125,7 +128,7 @@ class _Taps:
             self._logs[user] = (self.folder / f"{user}.jsonl").open("a", buffering=1)
             servers.append(
                 await asyncio.start_unix_server(
-                    lambda r, w, u=user: self._relay(u, r, w),
+                    functools.partial(self._relay, user),
                     path=str(self.folder / f"{user}.sock"),
                     limit=_LIMIT,
                 )
