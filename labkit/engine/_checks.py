@@ -47,6 +47,7 @@ __all__ = [
     "network_in_use",
     "not_running",
     "subnet_overlaps",
+    "pools_used_up",
     "none_and_another",
     "host_network_is_fixed",
     "host_port_taken",
@@ -151,6 +152,19 @@ def not_running(container: str, container_id: str = "") -> ContainerNotRunning:
         "commands and probes need a running container",
         "start it again (lab.start(...)) and look at its logs if it keeps exiting",
     ).answering(409, f"Container {container_id or container} is not running")
+
+
+def pools_used_up(network: str) -> InvalidInput:
+    """The engine has no default address pool left for a new network (30 of them by default)."""
+    return InvalidInput(
+        f"No free address pool for network {network!r}",
+        "could not find an available, non-overlapping IPv4 address pool among the defaults",
+        "remove networks you no longer need (lab.cleanup()) or give a "
+        "subnet, e.g. '10.77.0.0/24'; for a class, give the engine more pools (README)",
+    ).answering(
+        404,
+        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network",
+    )
 
 
 def subnet_overlaps(network: str) -> Conflict:

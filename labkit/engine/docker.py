@@ -52,6 +52,7 @@ from labkit.engine._checks import (
     none_and_another,
     not_connected,
     not_running,
+    pools_used_up,
     predefined_network,
     subnet_overlaps,
 )
@@ -260,6 +261,8 @@ class DockerEngine:
                 ) from exc
             if "no such image" in text.lower():
                 raise _image_missing(image) from exc
+            if "non-overlapping" in text:  # 20.10 answers 404 when the pools are used up
+                raise pools_used_up(network or "?") from exc
             named = re.search(r"network (\S+) not found", text)
             if (network and ("network" in text.lower() or not container)) or named:
                 raise no_such_network(network or (named.group(1) if named else "?")) from exc
@@ -315,6 +318,8 @@ class DockerEngine:
             return host_network_is_fixed(c)
         if "is not connected to" in low:
             return not_connected(c, n)
+        if "non-overlapping" in low:  # 28 answers 400/500 when the pools are used up
+            return pools_used_up(n)
         if "pool overlaps" in low:
             return subnet_overlaps(n)
         if "pre-defined network" in low:

@@ -1108,7 +1108,7 @@ class SimulatedEngine:
             _check_driver(driver)
             in_use = [n.pool.subnet for n in self.network_recs.values() if n.pool is not None]
             if subnet is None:
-                pool = AddressPool(self._subnets.next(in_use))
+                pool = AddressPool(self._subnets.next(in_use, name))
                 gateway_given = True
             else:
                 net_addr = ipaddress.IPv4Network(subnet)  # check_subnet let IPv4 alone through

@@ -9,6 +9,7 @@ import ipaddress
 import secrets
 from collections.abc import Iterable, Iterator
 
+from labkit.engine._checks import pools_used_up
 from labkit.errors import InvalidInput
 from labkit.generation import Generation
 
@@ -44,7 +45,7 @@ class SubnetAllocator:
         self.pools = list(pools if pools is not None else default_pools())
         self._last = -1
 
-    def next(self, in_use: Iterable[IPv4Network]) -> IPv4Network:
+    def next(self, in_use: Iterable[IPv4Network], name: str = "") -> IPv4Network:
         used = list(in_use)
         count = len(self.pools)
         for step in range(1, count + 1):
@@ -53,12 +54,7 @@ class SubnetAllocator:
             if not any(pool.overlaps(net) for net in used):
                 self._last = index
                 return pool
-        raise InvalidInput(
-            "No free address pool for a new network",
-            "could not find an available, non-overlapping IPv4 address pool among the defaults",
-            "remove networks you no longer need (lab.cleanup()) or give a subnet, e.g. "
-            "'10.77.0.0/24'",
-        )
+        raise pools_used_up(name)
 
     def mark_used(self, subnet: IPv4Network) -> None:
         """A pool taken by the default bridge: the round-robin starts after it."""
