@@ -111,6 +111,17 @@ def sim_engine(sim_daemon):
 
 
 @pytest.fixture
+def own_sim_engine():
+    """A simulated engine of the test's own (the in-process model), for a test that reads every
+    namespace on an engine: the session's daemon holds other tests' namespaces too."""
+    from labkit.engine.sim import SimulatedEngine
+
+    engine = SimulatedEngine(reason="tests")
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
 def twin_sim_engine(docker_engine, monkeypatch):
     """A simulator of the real engine's generation (LABKIT_SIM_VERSION), to hold the two side
     by side; a simulator that cannot model that generation is a failure, not a skip."""

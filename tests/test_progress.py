@@ -92,7 +92,8 @@ def test_a_progress_folder_for_per_user_engines(lab, tmp_path, monkeypatch):
     assert progress.flush()
 
 
-def test_status_of_every_namespace_formats_one_line_each(sim_engine):
+def test_status_of_every_namespace_formats_one_line_each(own_sim_engine):
+    sim_engine = own_sim_engine
     alice, bob = Lab(sim_engine, namespace="alice"), Lab(sim_engine, namespace="bob")
     alice.start_app("myapp2", step="01-ephemeral-ports")
     bob.create_network("labnet", step="03-docker-networks")

@@ -357,7 +357,8 @@ class _CountingEngine:
         return counted
 
 
-def test_a_lab_snapshot_reads_only_the_labs_networks(sim_engine):
+def test_a_lab_snapshot_reads_only_the_labs_networks(own_sim_engine):
+    sim_engine = own_sim_engine
     from labkit.lab import Lab
     from labkit.progress import record_check
 
