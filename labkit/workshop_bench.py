@@ -4,7 +4,8 @@ A JupyterHub on loopback (``labkit.hub.local``) starts each student's server thr
 API; in each server the benchmark opens kernels through the server's REST and websocket API (as
 a browser does) and runs notebooks 01–03 cell by cell, whatever the cells say. Two modes:
 
-``shared``  every server is handed the machine's one real engine (``unix:///var/run/docker.sock``),
+``shared``  every server is handed the machine's one real engine (a local ``DOCKER_HOST``, else
+            ``unix:///var/run/docker.sock``),
             students kept apart by namespace. Each server reaches it through an audit tap
             (``labkit.workshop_tap``) that records who sent which request, so a request touching
             another namespace's object is counted as a collision.
@@ -46,7 +47,7 @@ from labkit.workshop_audit import EngineIndex, EngineTap, count_collisions, rout
 
 __all__ = ["main", "run_mode", "ModeReport", "StudentRun"]
 
-SHARED_ENGINE = "unix:///var/run/docker.sock"
+_DEFAULT_ENGINE = "unix:///var/run/docker.sock"
 NOTEBOOKS = ("01", "02", "03")
 RESTARTS = 5
 MARK = "LABKIT-BENCH "
@@ -336,10 +337,17 @@ def _p95(values: Sequence[float]) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
 
 
+def shared_engine() -> str:
+    """The machine's engine, which the shared mode hands to every server: DOCKER_HOST when it
+    names a local socket (the tap in front of it is a unix socket too), else Docker's default."""
+    host = os.environ.get("DOCKER_HOST", "")
+    return host if host.startswith("unix://") else _DEFAULT_ENGINE
+
+
 def _real_engine() -> Any:
     from labkit.engine.docker import DockerEngine
 
-    engine = DockerEngine(SHARED_ENGINE, timeout=30)
+    engine = DockerEngine(shared_engine(), timeout=30)
     engine.ping()
     return engine
 
@@ -364,7 +372,7 @@ def run_mode(
     if mode == "shared":
         engine = _real_engine()
         engine.ensure_lab_image()
-        tap = EngineTap(SHARED_ENGINE.removeprefix("unix://"), workdir / "taps", [solo, *names])
+        tap = EngineTap(shared_engine().removeprefix("unix://"), workdir / "taps", [solo, *names])
         environment = {
             "LABKIT_ENGINE": "docker",
             "DOCKER_HOST": f"unix://{workdir / 'taps'}/{{username}}.sock",
@@ -733,7 +741,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     report = ModeReport(
                         mode, args.users, passed=0, collisions=None, left_behind=None
                     )
-                    report.notes.append(f"not run: no real engine at {SHARED_ENGINE} ({exc.why})")
+                    report.notes.append(f"not run: no real engine at {shared_engine()} ({exc.why})")
                     reports.append(report)
                     continue
             reports.append(

@@ -424,6 +424,12 @@ def test_the_simulator_agrees_with_the_engine(both, aspect):
         later_start = [{**simulated[aspect][0], "Gateway": "172.17.0.1"}]
         assert real[aspect] in (simulated[aspect], later_start)
         return
+    if aspect == "network inspect" and generation is Generation.V20:
+        # The same two states of 20.10's bridge, seen in the shape of its inspect output.
+        bridge = simulated[aspect]["bridge"]
+        later = sorted({*bridge, "/IPAM/Config[]/Gateway:string"})
+        assert real[aspect]["bridge"] in (bridge, later)
+        simulated = {aspect: {**simulated[aspect], "bridge": real[aspect]["bridge"]}}
     if isinstance(real[aspect], dict):  # name the observation that differs
         for key in real[aspect]:
             assert simulated[aspect].get(key) == real[aspect][key], key

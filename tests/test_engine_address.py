@@ -10,6 +10,7 @@ import socket
 import threading
 
 import pytest
+from conftest import unavailable
 
 from labkit import errors
 from labkit.engine.docker import DockerEngine, engine_address
@@ -92,11 +93,21 @@ def test_a_dead_context_is_named_in_the_error_not_the_default_socket(docker_conf
     assert DEFAULT not in str(caught.value)
 
 
+@pytest.fixture(scope="session")
+def engine_socket(docker_engine) -> str:
+    """The socket of the engine the tests use (CI's may not be the default one), read before a
+    test's docker_config empties DOCKER_HOST."""
+    where = docker_engine.where
+    if not where.startswith("unix://"):
+        unavailable("docker", f"the tests' engine is not on a local socket ({where})")
+    return where.removeprefix("unix://")
+
+
 class TcpToUnix:
     """A TCP port on a loopback address that forwards to the machine's engine socket: a stand-in
     for an engine on another host (127.0.0.2 is not "this machine" to labkit)."""
 
-    def __init__(self, host: str, upstream: str = "/var/run/docker.sock") -> None:
+    def __init__(self, host: str, upstream: str) -> None:
         self.upstream = upstream
         self.sock = socket.socket()
         self.sock.bind((host, 0))
@@ -134,10 +145,10 @@ def _pump(source: socket.socket, sink: socket.socket) -> None:
 
 
 @pytest.mark.docker
-def test_a_context_on_a_tcp_engine_elsewhere_is_not_this_machine(docker_engine, docker_config):
+def test_a_context_on_a_tcp_engine_elsewhere_is_not_this_machine(engine_socket, docker_config):
     import docker
 
-    proxy = TcpToUnix("127.0.0.2")
+    proxy = TcpToUnix("127.0.0.2", upstream=engine_socket)
     try:
         _context(docker_config, "remote", proxy.url)
         _use(docker_config, "remote")

@@ -156,7 +156,7 @@ def test_students_share_one_real_engine_apart(proxy, tmp_path, docker_engine, ca
     hub = _start_hub(
         tmp_path / "hub",
         proxy,
-        {"LABKIT_ENGINE": "docker", "DOCKER_HOST": "unix:///var/run/docker.sock"},
+        {"LABKIT_ENGINE": "docker", "DOCKER_HOST": docker_engine.where},
     )
     kernels = []
     try:
