@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labkit.engine.docker import TIMEOUT_VARIABLE
 from labkit.errors import HubError, LabkitError
 from labkit.hub.client import UserServer
 from labkit.hub.local import RUN_MARK, LocalHub
@@ -376,6 +377,7 @@ def run_mode(
         environment = {
             "LABKIT_ENGINE": "docker",
             "DOCKER_HOST": f"unix://{workdir / 'taps'}/{{username}}.sock",
+            TIMEOUT_VARIABLE: "15",  # as the workshop guide says for a room's one engine
         }
         index = EngineIndex(engine)
     else:

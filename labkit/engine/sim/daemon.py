@@ -346,7 +346,10 @@ def reset(path: Path | None = None, *, say: Say = _stderr) -> bool:
 
 
 def _serve(path: Path) -> int:
+    from labkit.engine.sim import portslice
     from labkit.engine.sim.api import ApiServer
+    from labkit.engine.sim.engine import SimulatedEngine
+    from labkit.engine.sim.ports import read_port_range
 
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr, force=True
@@ -362,9 +365,10 @@ def _serve(path: Path) -> int:
         raise
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # no daemon holds the lock: whatever socket is there is stale
+    ports = portslice.claim(read_port_range())  # apart from other students' daemons here
     old_mask = os.umask(0o177)  # the socket is the user's alone
     try:
-        server = ApiServer(str(path))
+        server = ApiServer(str(path), lambda: SimulatedEngine(port_range=ports.port_range))
     finally:
         os.umask(old_mask)
     _pid_file(path).write_text(f"{os.getpid()}\n")
@@ -375,7 +379,13 @@ def _serve(path: Path) -> int:
     signal.signal(signal.SIGTERM, finish)
     signal.signal(signal.SIGINT, finish)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    logging.info("labkit sim: serving %s (pid %d)", path, os.getpid())
+    logging.info(
+        "labkit sim: serving %s (pid %d), host ports %d-%d%s",
+        path,
+        os.getpid(),
+        *ports.port_range,
+        " (shared with other daemons)" if ports.shared else "",
+    )
     try:
         server.serve_forever(poll_interval=0.5)
     finally:
