@@ -17,9 +17,15 @@ import ipaddress
 import time
 
 from labkit.engine.base import LAB_IMAGE
-from labkit.errors import InvalidInput
 from labkit.generation import Generation
-from labkit.labhosts import OPENINGS, RouteStep, RouteTry, drop_rules, dropped_packets
+from labkit.labhosts import (
+    OPENINGS,
+    RouteStep,
+    RouteTry,
+    check_opening,
+    drop_rules,
+    dropped_packets,
+)
 from labkit.models import Outcome, ProbeResult
 
 __all__ = ["simulated_route_step", "AGENT", "CLIENT"]
@@ -37,18 +43,7 @@ def simulated_route_step(generation: Generation, opening: str = "none") -> Route
     agent of ``generation``; the simulated classroom is made for the call and removed after."""
     from labkit.engine.sim import SimulatedEngine
 
-    if opening not in OPENINGS:
-        raise InvalidInput(
-            f"Unknown opening {opening!r}",
-            "the route step knows " + ", ".join(OPENINGS),
-            "pass one of those names",
-        )
-    if opening != "none" and not generation.drops_routed_traffic:
-        raise InvalidInput(
-            f"{opening!r} is an opening of Engine 28 and later",
-            "Engine 20.10 forwards routed traffic without it",
-            "use opening='none' on 20.10",
-        )
+    check_opening(opening, generation, fix_20="use opening='none' on 20.10")
     agent = SimulatedEngine(
         reason="the simulated classroom of the route step",
         generation=generation,

@@ -37,6 +37,7 @@ __all__ = [
     "lab_hosts",
     "LabHosts",
     "LabHost",
+    "check_opening",
     "HostView",
     "LabHostsUnavailable",
     "available",
@@ -84,6 +85,23 @@ _NETWORK_OPTIONS = {
     "trusted-host-interfaces": {"com.docker.network.bridge.trusted_host_interfaces": "eth1"},
     "nat-unprotected": {"com.docker.network.bridge.gateway_mode_ipv4": "nat-unprotected"},
 }
+
+
+def check_opening(opening: str, generation: Generation, *, fix_20: str) -> None:
+    """An opening the route step knows, and one this engine generation has (20.10 drops no
+    routed traffic, so it has nothing to open)."""
+    if opening not in OPENINGS:
+        raise InvalidInput(
+            f"Unknown opening {opening!r}",
+            "the route step knows " + ", ".join(OPENINGS),
+            "pass one of those names",
+        )
+    if opening != "none" and not generation.drops_routed_traffic:
+        raise InvalidInput(
+            f"{opening!r} is an opening of Engine 28 and later",
+            "Engine 20.10 forwards routed traffic without it",
+            fix_20,
+        )
 
 
 def dropped_packets(listing: str, ips: set[str]) -> int:
@@ -485,16 +503,11 @@ class LabHosts:
         from labkit.lab import LAB_DNS, Lab
         from labkit.probe import probe_address
 
-        if opening not in OPENINGS:
-            raise InvalidInput(
-                f"Unknown opening {opening!r}", "the route step knows " + ", ".join(OPENINGS), ""
-            )
-        if opening != "none" and self.generation is not Generation.V28:
-            raise InvalidInput(
-                f"{opening!r} is Engine 28's",
-                "Engine 20.10 forwards routed traffic to published ports without it",
-                "use opening='none', or lab hosts on Engine 28 (labkit labhosts up --engine 28)",
-            )
+        check_opening(
+            opening,
+            self.generation,
+            fix_20="use opening='none', or lab hosts on Engine 28 (labkit labhosts up --engine 28)",
+        )
         direct = ("--allow-direct-routing",) if opening == "allow-direct-routing" else ()
         if self.generation is Generation.V28:
             self.restart_engine(agent, direct)
