@@ -20,7 +20,8 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from labkit.app import APPLETS
-from labkit.engine.sim.state import ContainerRec, EndpointRec, NetworkRec, World
+from labkit.engine.sim.state import ContainerRec, EndpointRec, NetworkRec, StrEnum, World
+from labkit.engine.sim.world import gateway_endpoint, interfaces, who_answers
 from labkit.generation import Generation
 from labkit.models import ExecResult
 
@@ -244,21 +245,16 @@ def _applet(rec: ContainerRec, words: list[str], world: World, *, shell: bool) -
 
 
 def _interfaces(rec: ContainerRec, world: World) -> list[tuple[str, EndpointRec, NetworkRec]]:
-    """(ethN, endpoint, network) for each address the running container has, in the order the
-    interfaces were made (as `ip addr` lists them)."""
-    result = []
-    for ep in sorted(rec.endpoints.values(), key=lambda ep: ep.ifindex):
-        net = world.network_recs.get(ep.network_id)
-        if net is not None and ep.ip is not None and rec.running:
-            result.append((ep.dev, ep, net))
-    return result
+    """(ethN, endpoint, network) in `ip addr` order: see ``labkit.engine.sim.world``."""
+    return interfaces(rec, world.network_recs)
 
 
 def _routes(rec: ContainerRec, world: World) -> tuple[tuple[str, NetworkRec] | None, list]:
-    """The default route (device, network) — through the network whose name sorts first, the
-    engine's gateway endpoint — and the link routes (device, endpoint, network) by address."""
+    """The default route (device, network) — through the engine's gateway endpoint — and the
+    link routes (device, endpoint, network) by address."""
     ifaces = [i for i in _interfaces(rec, world) if i[2].pool is not None]
-    gateway = min(ifaces, key=lambda i: i[2].name, default=None)
+    gateway_ep = gateway_endpoint((ep for _dev, ep, _net in ifaces), world.network_recs)
+    gateway = next((i for i in ifaces if i[1] is gateway_ep), None)
     links = sorted(ifaces, key=lambda i: i[2].addresses.subnet.network_address)
     return ((gateway[0], gateway[2]) if gateway else None), links
 
@@ -604,43 +600,42 @@ def _resolve(rec: ContainerRec, name: str, world: World) -> IPv4 | None:
     return _dns(rec, name, world)
 
 
+class Reach(StrEnum):
+    """How a packet from a container fares: it stays in the container, a container or the
+    gateway (the engine host) answers, nobody has the address, or Docker's isolation drops it."""
+
+    SELF = "self"
+    CONTAINER = "container"
+    GATEWAY = "gateway"
+    ABSENT = "absent"
+    ISOLATED = "isolated"
+
+
 def _route(
     rec: ContainerRec, target: IPv4, world: World
-) -> tuple[str, ContainerRec | None, IPv4 | None]:
-    """How a packet from ``rec`` to ``target`` fares: ("self" | "container" | "gateway" |
-    "absent" | "isolated", the container answering, the source address it sees)."""
+) -> tuple[Reach, ContainerRec | None, IPv4 | None]:
+    """How a packet from ``rec`` to ``target`` fares, the container answering, the source
+    address it sees."""
     if target.is_loopback:
-        return "self", rec, IPv4("127.0.0.1")
+        return Reach.SELF, rec, IPv4("127.0.0.1")
     ifaces = _interfaces(rec, world)
-    host_mode = rec.network_mode == "host"
     for _dev, ep, _net in ifaces:
         if ep.ip == target:
-            return "self", rec, target
-    for net in world.network_recs.values():
-        pool = net.pool
-        if pool is None or target not in pool.subnet:
-            continue
-        source = next((ep.ip for _d, ep, n in ifaces if n.id == net.id), None)
-        if host_mode:
-            source = pool.gateway
-        if source is None:
-            return "isolated", None, None  # another bridge: Docker's isolation rules drop it
-        if target == pool.gateway:
-            return "gateway", None, source
-        for cid in net.members:
-            other = world.container_recs.get(cid)
-            other_ep = other.endpoints.get(net.id) if other else None
-            if (
-                other is not None
-                and other_ep is not None
-                and other_ep.ip == target
-                and other.running
-            ):
-                return "container", other, source
-        return "absent", None, source
-    if host_mode:
-        return "isolated", None, None
-    return "isolated", None, None
+            return Reach.SELF, rec, target
+    net, other, _ep = who_answers(target, world.container_recs, world.network_recs)
+    if net is None:
+        return Reach.ISOLATED, None, None  # outside every network: nowhere to go
+    pool = net.addresses
+    source = next((ep.ip for _d, ep, n in ifaces if n.id == net.id), None)
+    if rec.network_mode == "host":
+        source = pool.gateway
+    if source is None:
+        return Reach.ISOLATED, None, None  # another bridge: Docker's isolation rules drop it
+    if target == pool.gateway:
+        return Reach.GATEWAY, None, source
+    if other is not None:
+        return Reach.CONTAINER, other, source
+    return Reach.ABSENT, None, source
 
 
 def _nslookup(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
@@ -705,7 +700,7 @@ def _ping(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
         return ExecResult(1, f"ping: bad address '{name}'\n")
     verdict, _other, _source = _route(rec, address, world)
     head = f"PING {name} ({address}): 56 data bytes\n"
-    if verdict in ("self", "container", "gateway"):
+    if verdict in (Reach.SELF, Reach.CONTAINER, Reach.GATEWAY):
         times = [round(random.uniform(0.05, 0.4), 3) for _ in range(count)]
         lines = "".join(
             f"64 bytes from {address}: seq={n} ttl=64 time={t:.3f} ms\n"
@@ -757,9 +752,9 @@ def _wget(rec: ContainerRec, args: list[str], world: World) -> ExecResult:
     if address is None:
         return ExecResult(1, f"wget: bad address '{host}'\n")
     verdict, other, source = _route(rec, address, world)
-    if verdict == "isolated":
+    if verdict is Reach.ISOLATED:
         return ExecResult(1, "wget: download timed out\n")
-    if verdict == "absent":
+    if verdict is Reach.ABSENT:
         return ExecResult(
             1, f"wget: can't connect to remote host ({address}): Host is unreachable\n"
         )
