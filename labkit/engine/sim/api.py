@@ -51,7 +51,7 @@ from urllib.parse import parse_qs, urlsplit
 from labkit.engine._checks import not_running
 from labkit.engine.sim import wire
 from labkit.engine.sim.engine import ENGINE_VERSION, SimulatedEngine
-from labkit.engine.sim.state import LogLine, now_iso
+from labkit.engine.sim.state import LogLine, WaitCondition, now_iso
 from labkit.engine.sim.terminal import Terminal, is_interactive_shell
 from labkit.errors import (
     ContainerNotRunning,
@@ -617,12 +617,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, b"", "text/plain; charset=utf-8")
 
     def route_wait(self, ref: str) -> None:
-        condition = self.query.get("condition") or "not-running"
-        if condition not in ("not-running", "next-exit", "removed"):
+        condition = self.query.get("condition") or WaitCondition.NOT_RUNNING
+        if condition not in {c.value for c in WaitCondition}:
             raise InvalidInput("Unknown wait condition", condition, "").answering(
                 400, f"invalid condition: {condition!r}"
             )
-        wait = self.engine.waiter(ref, condition)
+        wait = self.engine.waiter(ref, WaitCondition(condition))
         self._start_chunks()
         code = wait(lambda: _peer_gone(self.connection, eof_is_gone=True))
         if code is None:  # the client gave up (`docker run -d` does): nothing to answer

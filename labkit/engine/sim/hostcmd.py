@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from labkit.engine.sim.state import ContainerRec, NetworkRec
+from labkit.engine.sim.state import ContainerRec, NetworkDriver, NetworkRec
+from labkit.engine.sim.world import bridge_name
 from labkit.models import ExecResult
 
 __all__ = ["HostWorld", "run_host_command", "MODELLED"]
@@ -93,12 +94,10 @@ def _mac(seed: str, docker: bool) -> str:
     return ":".join(f"{b:02x}" for b in (first, *raw[1:6]))
 
 
-def _bridge_name(net: NetworkRec) -> str:
-    return net.options.get("com.docker.network.bridge.name") or f"br-{net.id[:12]}"
-
-
 def _links(world: HostWorld) -> list[_Link]:
-    bridges = [n for n in world.network_recs.values() if n.driver == "bridge" and n.pool]
+    bridges = [
+        n for n in world.network_recs.values() if n.driver is NetworkDriver.BRIDGE and n.pool
+    ]
     bridges.sort(key=lambda n: (not n.predefined, n.created))
     links = [_Link(1, "lo", "00:00:00:00:00:00", True)]
     veths: list[_Link] = []
@@ -108,14 +107,14 @@ def _links(world: HostWorld) -> list[_Link]:
         # docker0 is 3 (after lo and the uplink); veths take odd numbers from 5 (one above
         # their container side), so the other bridges take the even ones.
         index = 3 if n == 0 else 2 * n + 2
-        links.append(_Link(index, _bridge_name(net), _mac(net.id, True), bool(running), net=net))
+        links.append(_Link(index, bridge_name(net), _mac(net.id, True), bool(running), net=net))
         for rec in running:
             ep = rec.endpoints.get(net.id)
             if ep is None or not ep.endpoint_id:
                 continue
             name = "veth" + hashlib.sha256(ep.endpoint_id.encode()).hexdigest()[:7]
             mac = _mac(ep.endpoint_id, False)
-            veths.append(_Link(ep.ifindex + 1, name, mac, True, _bridge_name(net), ep.ifindex))
+            veths.append(_Link(ep.ifindex + 1, name, mac, True, bridge_name(net), ep.ifindex))
     return sorted(links + veths, key=lambda link: link.index)
 
 

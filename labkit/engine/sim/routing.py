@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 
 from labkit.app import parse_page
 from labkit.engine.sim.listener import SERVED_PATHS
-from labkit.engine.sim.state import ContainerRec, EndpointRec, NetworkRec, World
+from labkit.engine.sim.state import ContainerRec, NetworkRec, World
+from labkit.engine.sim.world import bridge_name, live_endpoints, who_answers
 from labkit.errors import InvalidInput
 from labkit.generation import Generation
 from labkit.models import Outcome, ProbeResult
@@ -120,11 +121,6 @@ class RawRule:
         )
 
 
-def bridge_name(net: NetworkRec) -> str:
-    """The Linux bridge behind a network: docker0, or br- and the first 12 digits of its ID."""
-    return net.options.get("com.docker.network.bridge.name") or f"br-{net.id[:12]}"
-
-
 def check_network_options(options: Mapping[str, str], generation: Generation) -> dict[str, str]:
     """``-o`` options for a new bridge network: every one is kept and shown in inspect. 20.10
     knows none of the routing options and ignores them, as the engine does; on 28 a gateway mode
@@ -149,24 +145,12 @@ def check_network_options(options: Mapping[str, str], generation: Generation) ->
     return result
 
 
-def _live_endpoints(world: World) -> list[tuple[ContainerRec, EndpointRec, NetworkRec]]:
-    found = []
-    for rec in world.container_recs.values():
-        if not rec.running:
-            continue
-        for ep in rec.endpoints.values():
-            net = world.network_recs.get(ep.network_id)
-            if net is not None and net.pool is not None and ep.ip is not None:
-                found.append((rec, ep, net))
-    return found
-
-
 def raw_rules(world: World, state: DirectRouting) -> list[RawRule]:
     """The raw PREROUTING rules the engine has now, in the order it wrote them."""
     if world.generation is Generation.V20:
         return []
     ordered: list[tuple[int, list[RawRule]]] = []
-    for rec, ep, net in _live_endpoints(world):
+    for rec, ep, net in live_endpoints(world.container_recs, world.network_recs):
         ip = str(ep.ip)
         mode = net.options.get(GATEWAY_MODE, "nat")
         if not state.allow_direct_routing and mode == "nat":
@@ -242,21 +226,6 @@ def _request_bytes(path: str, host: str) -> int:
     return _SYN_BYTES + (_ANSWERED_PACKETS - 2) * _SEGMENT_BYTES + _SEGMENT_BYTES + len(request)
 
 
-def _find(
-    world: World, target: ipaddress.IPv4Address
-) -> tuple[NetworkRec | None, ContainerRec | None, EndpointRec | None]:
-    for net in world.network_recs.values():
-        if net.pool is None or target not in net.pool.subnet:
-            continue
-        for cid in net.members:
-            rec = world.container_recs.get(cid)
-            ep = rec.endpoints.get(net.id) if rec else None
-            if rec is not None and ep is not None and ep.ip == target and rec.running:
-                return net, rec, ep
-        return net, None, None
-    return None, None, None
-
-
 def routed_get(
     world: World,
     state: DirectRouting,
@@ -291,7 +260,7 @@ def routed_get(
     result = _Result(f"{host}:{port}", url, float(timeout))
     if host == agent:
         return _published_port(world, state, result, port, path, client)
-    net, rec, ep = _find(world, target)
+    net, rec, ep = who_answers(target, world.container_recs, world.network_recs)
     if net is None:
         raise InvalidInput(
             f"No network of the simulated engine has the address {host}",

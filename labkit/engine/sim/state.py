@@ -3,7 +3,9 @@ that leaves the engine is converted to labkit's frozen models first."""
 
 from __future__ import annotations
 
+import enum
 import ipaddress
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -14,6 +16,10 @@ if TYPE_CHECKING:
     from labkit.generation import Generation
 
 __all__ = [
+    "StrEnum",
+    "ContainerStatus",
+    "NetworkDriver",
+    "WaitCondition",
     "World",
     "NetworkRec",
     "EndpointRec",
@@ -25,6 +31,43 @@ __all__ = [
 ]
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
+
+if sys.version_info >= (3, 11):
+    from enum import StrEnum
+else:  # Python 3.10: the same behaviour (members are their values in str(), f-strings, JSON)
+
+    class StrEnum(str, enum.Enum):
+        def __str__(self) -> str:
+            return str(self.value)
+
+        def __format__(self, spec: str) -> str:
+            return format(str(self.value), spec)
+
+
+class ContainerStatus(StrEnum):
+    """The states the simulator models, as ``State.Status`` shows them (the engine's others,
+    paused, restarting, removing and dead, do not occur here)."""
+
+    CREATED = "created"
+    RUNNING = "running"
+    EXITED = "exited"
+
+
+class NetworkDriver(StrEnum):
+    """The network drivers the simulator has: user networks are bridges; host and none are
+    the predefined networks of the host and null drivers."""
+
+    BRIDGE = "bridge"
+    HOST = "host"
+    NULL = "null"
+
+
+class WaitCondition(StrEnum):
+    """``POST /containers/{id}/wait?condition=``: what the client waits for."""
+
+    NOT_RUNNING = "not-running"
+    NEXT_EXIT = "next-exit"
+    REMOVED = "removed"
 
 
 def now_iso(stamp: float) -> str:
@@ -40,7 +83,7 @@ def now_iso(stamp: float) -> str:
 class NetworkRec:
     id: str
     name: str
-    driver: str  # bridge | host | null
+    driver: NetworkDriver
     created: str
     labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
@@ -64,7 +107,7 @@ class NetworkRec:
     @property
     def user_defined(self) -> bool:
         """User-defined bridges have the embedded DNS; the default bridge, host and none do not."""
-        return self.driver == "bridge" and not self.predefined
+        return self.driver is NetworkDriver.BRIDGE and not self.predefined
 
 
 @dataclass
@@ -106,7 +149,7 @@ class ContainerRec:
     cmd: list[str]
     hostname: str
     dns: list[str] | None = None  # HostConfig.Dns
-    status: str = "created"
+    status: ContainerStatus = ContainerStatus.CREATED
     pid: int = 0
     exit_code: int = 0
     started_at: str = ZERO_TIME
@@ -134,7 +177,7 @@ class ContainerRec:
 
     @property
     def running(self) -> bool:
-        return self.status == "running"
+        return self.status is ContainerStatus.RUNNING
 
     @property
     def short_id(self) -> str:
