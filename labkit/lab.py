@@ -428,6 +428,12 @@ class Lab:
         )
         if session_only:
             wanted[SESSION_LABEL] = self.session
+        if not dry_run:
+            # A progress record being rewritten in the background would race the removal (and
+            # could come back after it): let the writers finish before the listing.
+            from labkit.progress import flush
+
+            flush()
         # Both labels, always, and not inherited from an image (see owns()).
         containers = [
             c

@@ -569,7 +569,17 @@ class DockerEngine:
     def remove(self, ref: str, *, force: bool = True) -> None:
         check_ref(ref)
         with self._translate(container=ref):
-            self._slow_api.remove_container(ref, force=force)
+            try:
+                self._slow_api.remove_container(ref, force=force)
+            except docker.errors.APIError as exc:
+                if exc.status_code != 409 or "already in progress" not in _explanation(exc):
+                    raise
+                # The engine is removing it already: a `run --rm` container that has just
+                # exited. Done when it is gone.
+                try:
+                    self._slow_api.wait(ref, condition="removed", timeout=SLOW_TIMEOUT)
+                except docker.errors.NotFound:
+                    pass
 
     def exec(
         self, ref: str, command: str | Sequence[str], *, timeout: float = EXEC_TIMEOUT
