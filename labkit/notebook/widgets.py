@@ -273,11 +273,6 @@ class RestartPanel:
         started = time.perf_counter()
         if container is None:
             container = self.lab.container(self.name)
-        # The diagram needs the engine's containers, not the probes: it is read and drawn while
-        # the probes wait for the app, so the panel is whole about when the probes are done.
-        drawing = _Background(self._draw, keep_networks=source == "restart")
-        if self.show_figure:
-            drawing.start()
         probes = probe(self.lab.engine, container, timeout=self.probe_timeout)
         self.timings["probe"] = time.perf_counter() - started
         remember_container(self.lab, container)  # what the student sees: what checks ask about
@@ -299,7 +294,9 @@ class RestartPanel:
             f"{source}: host port {port}, IP {obs.ip or '—'} ({took:.2f} s)"
         )
         if self.show_figure:
-            self.timings["figure"] = drawing.finish()
+            drawing = time.perf_counter()
+            self._draw(keep_networks=source == "restart")
+            self.timings["figure"] = time.perf_counter() - drawing
 
     def _draw(self, *, keep_networks: bool) -> None:
         previous = self.snapshot
@@ -415,35 +412,6 @@ class RestartPanel:
 
 
 # -- pure helpers: data in, HTML out -----------------------------------------------------------
-
-
-class _Background:
-    """One call run in a thread of its own; ``finish`` waits for it, re-raises what it raised
-    (so the panel's guard turns it into one line) and returns how long it took."""
-
-    def __init__(self, call: Callable[..., None], **kwargs: object) -> None:
-        self._thread = threading.Thread(
-            target=self._work, args=(call, kwargs), name="labkit-panel-draw", daemon=True
-        )
-        self._error: BaseException | None = None
-        self._seconds = 0.0
-
-    def _work(self, call: Callable[..., None], kwargs: dict[str, object]) -> None:
-        started = time.perf_counter()
-        try:
-            call(**kwargs)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
-            self._error = exc
-        self._seconds = time.perf_counter() - started
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def finish(self) -> float:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._seconds
 
 
 def burst_name(actions: list[str], status: str) -> str:
