@@ -7,6 +7,7 @@ import json
 import socket
 
 from labkit.engine.sim import daemon, portslice
+from labkit.engine.sim.ports import read_port_range
 
 
 def test_slices_are_apart_and_come_back_when_released(tmp_path):
@@ -34,14 +35,15 @@ def test_a_lock_folder_that_is_a_file_means_the_whole_range(tmp_path):
     assert got.shared and got.port_range == (40000, 40999)
 
 
-def _port_range(sock_path) -> list[int]:
+def _ranges(sock_path) -> tuple[list[int], list[int]]:
     with socket.socket(socket.AF_UNIX) as s:
         s.connect(str(sock_path))
         s.sendall(b"GET /labkit/v1/info HTTP/1.0\r\nHost: sim\r\n\r\n")
         raw = b""
         while chunk := s.recv(65536):
             raw += chunk
-    return list(json.loads(raw.split(b"\r\n\r\n", 1)[1])["PortRange"])
+    info = json.loads(raw.split(b"\r\n\r\n", 1)[1])
+    return list(info["PortRange"]), list(info["PublishRange"])
 
 
 def test_two_students_daemons_publish_from_different_slices(tmp_path):
@@ -49,10 +51,13 @@ def test_two_students_daemons_publish_from_different_slices(tmp_path):
     try:
         for p in paths:
             daemon.ensure(p, say=lambda line: None)
-        ranges = [_port_range(p) for p in paths]
-        (a_low, a_high), (b_low, b_high) = ranges
+        (shown_a, (a_low, a_high)), (shown_b, (b_low, b_high)) = (_ranges(p) for p in paths)
         assert a_high - a_low == b_high - b_low == portslice.SLICE_SIZE - 1
-        assert a_high < b_low or b_high < a_low, ranges
+        assert a_high < b_low or b_high < a_low
+        # What both students see as the host's range (docker info, ip_local_port_range) is the
+        # kernel's, and their slices lie within it.
+        assert shown_a == shown_b == list(read_port_range())
+        assert shown_a[0] <= min(a_low, b_low) and max(a_high, b_high) <= shown_a[1]
     finally:
         for p in paths:
             daemon.stop(p, say=lambda line: None)

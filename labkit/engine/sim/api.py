@@ -932,6 +932,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "ApiVersion": self.max_api,
                 "Pid": os.getpid(),
                 "PortRange": list(self.engine.port_range),
+                "PublishRange": list(self.engine.publish_range),
             },
         )
 

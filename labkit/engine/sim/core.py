@@ -21,7 +21,7 @@ from labkit.engine.sim import routing, views
 from labkit.engine.sim.events import EventBus, container_event
 from labkit.engine.sim.ipam import DEFAULT_BRIDGE_SUBNET, AddressPool, SubnetAllocator, new_id
 from labkit.engine.sim.listener import ListenerHub
-from labkit.engine.sim.ports import PortAllocator, port_is_free
+from labkit.engine.sim.ports import PortAllocator, port_is_free, read_port_range
 from labkit.engine.sim.state import (
     ContainerRec,
     ExecRec,
@@ -82,6 +82,7 @@ class EngineCore:
         *,
         generation: Generation | str | None = None,
         port_range: tuple[int, int] | None = None,
+        publish_range: tuple[int, int] | None = None,
         port_probe: Callable[[int, str, str], bool] | None = None,
     ) -> None:
         self.reason = reason
@@ -91,7 +92,12 @@ class EngineCore:
         self.rng = random.Random()  # join order on 28; tests may seed it
         self._lock = threading.RLock()
         self.routing = routing.DirectRouting()
-        self._ports = PortAllocator(port_range, probe=port_probe or port_is_free)
+        # The host's ephemeral range, as the engine and `cat ip_local_port_range` show it; host
+        # ports are handed out from publish_range within it (a daemon's slice of its own).
+        self._shown_range = port_range or read_port_range()
+        self._ports = PortAllocator(
+            publish_range or self._shown_range, probe=port_probe or port_is_free
+        )
         self._subnets = SubnetAllocator()
         self._hub = ListenerHub()
         self._events = EventBus()
@@ -149,6 +155,11 @@ class EngineCore:
 
     @property
     def port_range(self) -> tuple[int, int]:
+        return self._shown_range
+
+    @property
+    def publish_range(self) -> tuple[int, int]:
+        """Where this engine's host ports come from: the port range, or a slice of it."""
         return self._ports.range
 
     def _check_open(self) -> None:

@@ -365,10 +365,13 @@ def _serve(path: Path) -> int:
         raise
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # no daemon holds the lock: whatever socket is there is stale
-    ports = portslice.claim(read_port_range())  # apart from other students' daemons here
+    kernel = read_port_range()
+    ports = portslice.claim(kernel)  # apart from other students' daemons on this machine
     old_mask = os.umask(0o177)  # the socket is the user's alone
     try:
-        server = ApiServer(str(path), lambda: SimulatedEngine(port_range=ports.port_range))
+        server = ApiServer(
+            str(path), lambda: SimulatedEngine(port_range=kernel, publish_range=ports.port_range)
+        )
     finally:
         os.umask(old_mask)
     _pid_file(path).write_text(f"{os.getpid()}\n")

@@ -43,7 +43,8 @@ class SimulatedEngine(Execs, Lifecycle):
     ``reason`` says why the simulator runs (shown in the banner). ``generation`` is the engine
     generation it models (``Generation``, "20.10" or "28"; default ``$LABKIT_SIM_VERSION``,
     else 28). ``allow_direct_routing`` is Engine 28's daemon option of that name.
-    ``port_range`` overrides the kernel's ephemeral range; ``port_probe(port, proto, host_ip)
+    ``port_range`` overrides the kernel's ephemeral range; ``publish_range`` (within it) is where
+    host ports are handed out from, when not all of it; ``port_probe(port, proto, host_ip)
     -> bool`` overrides the check that a host port is free on this machine (for ports without
     a real listener).
     """
@@ -57,10 +58,15 @@ class SimulatedEngine(Execs, Lifecycle):
         generation: Generation | str | None = None,
         allow_direct_routing: bool = False,
         port_range: tuple[int, int] | None = None,
+        publish_range: tuple[int, int] | None = None,
         port_probe: Callable[[int, str, str], bool] | None = None,
     ) -> None:
         super().__init__(
-            reason, generation=generation, port_range=port_range, port_probe=port_probe
+            reason,
+            generation=generation,
+            port_range=port_range,
+            publish_range=publish_range,
+            port_probe=port_probe,
         )
         if allow_direct_routing:
             self.set_allow_direct_routing(True)
@@ -77,7 +83,7 @@ class SimulatedEngine(Execs, Lifecycle):
             bridge_name="docker0",
             bridge_address="172.17.0.1/16",
             ip_forward=True,
-            port_range=self._ports.range,
+            port_range=self.port_range,
             bridge_reachable=True,
             bridge_reason=(
                 "the bridge is modelled: probes of container IPs are answered by the simulator, "
