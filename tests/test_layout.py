@@ -55,6 +55,19 @@ def test_no_index_column_and_addresses_on_one_line():
     assert "td.labkit-addr{white-space:nowrap" in out
 
 
+def test_probe_rows_keep_the_client_address_and_times_whole():
+    # notebook 01's old_ways table wrapped "[::ffff:172.17.0.1]:5313|4" and "15.7|7" in a
+    # narrow column: the client an app sees is an IPv4-mapped IPv6 address.
+    frame = pd.DataFrame(
+        [{"ms": 15.77, "client seen": "[::ffff:172.17.0.1]:53134", "note": "HTTP 200 from it"}]
+    )
+    cells = dict(
+        (text, bool(cls))
+        for cls, text in re.findall(r"<td( class='labkit-addr')?>([^<]*)</td>", table_html(frame))
+    )
+    assert cells == {"15.77": True, "[::ffff:172.17.0.1]:53134": True, "HTTP 200 from it": False}
+
+
 def test_builtin_networks_count_as_the_students_own(sim_engine):
     lab = Lab(sim_engine, namespace="alice")
     for ns in ("alice", "bob", "carol"):

@@ -28,9 +28,10 @@ __all__ = [
 ]
 
 _NAME_COLUMNS = ("container", "NAME", "name", "network")
-# IPv4 (with /prefix or :port), [IPv6]:port, bare IPv6, MAC: never broken across lines.
+# IPv4 (with /prefix or :port), [IPv6]:port (also IPv4-mapped, [::ffff:172.17.0.1]:53134, the
+# client an app sees), bare IPv6, MAC, and a plain number (15.77 ms): never broken across lines.
 _ADDRESS = re.compile(
-    r"^\s*(\d{1,3}(\.\d{1,3}){3}(/\d{1,2}|:\d+)?|\[[0-9a-fA-F:]+\](:\d+)?|"
+    r"^\s*(\d+(\.\d+)?|\d{1,3}(\.\d{1,3}){3}(/\d{1,2}|:\d+)?|\[[0-9a-fA-F:.]+\](:\d+)?|"
     r"[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,7}(/\d{1,3})?|([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2})\s*$"
 )
 _BUILTIN_NETWORKS = ("bridge", "host", "none")
