@@ -161,6 +161,25 @@ def _range_low(lab: Lab, facts: Facts) -> Any:
     return lab.engine.info().port_range[0]
 
 
+def _range_mistakes(lab: Lab, facts: Facts) -> Mapping[Any, str]:
+    """What a student types for the range's low end that is not it (h8's walk: the range typed
+    without quotes, ``32768-60999``, reached the check as -28231 and got generic feedback)."""
+    low, high = lab.engine.info().port_range
+    known = {
+        32768: "32768 is the kernel's default low end (the text above); this engine's host has "
+        "its own range: read the first number printed just above.",
+        49153: "49153 is Docker's fallback, used only when it cannot read ip_local_port_range.",
+        high: f"{high} is the top of the range; the question asks for its lowest port.",
+    }
+    for a, b in {(low, high), (32768, 60999)}:  # the range pasted without quotes: a - b
+        known[a - b] = (
+            f"That is {a} minus {b}: without quotes Python subtracted the range's two ends. "
+            "Answer with one number, the lowest."
+        )
+    known.pop(low, None)
+    return known
+
+
 def _network_fact(lab: Lab, short: str, key: str) -> Any:
     shown = recall(lab, f"net:{short}.{key}")
     if shown is not None:
@@ -319,6 +338,7 @@ _LIST = [
         _range_low,
         hint="The first number of ip_local_port_range, printed just above.",
         explain="The low end of ip_local_port_range; Docker falls back to 49153 only when it cannot read it.",
+        mistakes=_range_mistakes,
     ),
     Spec(
         "02.gateway",

@@ -248,3 +248,22 @@ def test_import_check_stays_light():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == ""
+
+
+def test_the_port_range_question_explains_the_tempting_wrong_answers(sim_lab, capsys):
+    # h8's walk: the range typed without quotes (32768-60999) reached the check as -28231 with
+    # generic feedback; the kernel's default 32768 is not this simulated host's low end.
+    from labkit.exercises import exercise
+
+    low, high = sim_lab.engine.info().port_range
+    q = exercise("01.range", sim_lab)
+    assert q.check(32768 - 60999) is False
+    assert "without quotes Python subtracted" in capsys.readouterr().out
+    assert q.check(low - high) is False
+    assert "without quotes Python subtracted" in capsys.readouterr().out
+    if low != 32768:
+        assert q.check(32768) is False
+        assert "kernel's default" in capsys.readouterr().out
+    assert q.check(high) is False
+    assert "top of the range" in capsys.readouterr().out
+    assert q.check(low) is True
