@@ -271,5 +271,7 @@ def test_the_port_range_question_explains_the_tempting_wrong_answers(sim_lab, ca
 
 def test_a_yes_no_question_says_to_answer_true_or_false():
     # Notebook 02's "Did myapp2 keep its bridge IP this time?" did not say how to write "no".
-    assert "<code>True</code> or <code>False</code>" in Question("Kept?", lambda: False)._repr_html_()
+    assert (
+        "<code>True</code> or <code>False</code>" in Question("Kept?", lambda: False)._repr_html_()
+    )
     assert "True</code> or" not in Question("Port?", lambda: 33768)._repr_html_()

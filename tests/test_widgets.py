@@ -226,7 +226,7 @@ def test_the_saved_record_note_never_says_a_live_panel_is_dead(sim_lab):
     title = panel._title_html()
     assert "labkit-record-note" in title and "If the buttons do nothing" in title
     assert "has restarted since" not in title
-    assert "white-space:nowrap\">SIMULATED ENGINE" in title
+    assert 'white-space:nowrap">SIMULATED ENGINE' in title
     panel.close()
 
 
