@@ -302,6 +302,15 @@ def _vxlan_bytes(lab: Lab, facts: Facts) -> Any:
     return _two_hosts("vxlan").overhead()
 
 
+def _vxlan_bytes_mistakes(lab: Lab, facts: Facts) -> Mapping[Any, str]:
+    udp = _two_hosts("udp").overhead()
+    return {
+        udp: f"{udp} is flannel UDP's: an outer IPv4 and UDP header around the IP packet. VXLAN "
+        "also adds its own 8-byte header and wraps the whole Ethernet frame.",
+        36: "20 + 8 + 8 leaves out the inner Ethernet header (14 bytes): VXLAN carries whole frames.",
+    }
+
+
 def _same_l2(lab: Lab, facts: Facts) -> Any:
     return next(m for m in ("host-gw", "udp", "vxlan") if _two_hosts(m).overhead() == 0)
 
@@ -441,6 +450,7 @@ _LIST = [
         _vxlan_bytes,
         hint="1500 minus the container MTU in the modes table — or add up outer IP, UDP, VXLAN and the inner Ethernet header.",
         explain="20 (outer IPv4) + 8 (UDP) + 8 (VXLAN) + 14 (the inner Ethernet frame's header) = 50.",
+        mistakes=_vxlan_bytes_mistakes,
     ),
     Spec(
         "04.same_l2",

@@ -275,3 +275,15 @@ def test_a_yes_no_question_says_to_answer_true_or_false():
         "<code>True</code> or <code>False</code>" in Question("Kept?", lambda: False)._repr_html_()
     )
     assert "True</code> or" not in Question("Port?", lambda: 33768)._repr_html_()
+
+
+def test_the_vxlan_question_explains_udp_s_28_and_the_missing_inner_header(sim_lab, capsys):
+    # h8's walk: 28 (flannel UDP's overhead, in the same table) got generic feedback.
+    from labkit.exercises import exercise
+
+    q = exercise("04.vxlan_bytes", sim_lab)
+    assert q.check(28) is False
+    assert "flannel UDP's" in capsys.readouterr().out
+    assert q.check(36) is False
+    assert "inner Ethernet header" in capsys.readouterr().out
+    assert q.check(50) is True
