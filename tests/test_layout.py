@@ -120,3 +120,12 @@ def test_install_table_display_hides_the_index(monkeypatch):
         assert "labkit-table" in data["text/html"] and "<th></th>" not in data["text/html"]
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_an_empty_table_says_none_instead_of_a_bare_header():
+    # Notebook 03's first inspect of bridge: "containers (endpoints)" was a header over nothing.
+    empty = endpoints_table(Network(id="b" * 64, name="bridge", driver="bridge", endpoints=()))
+    out = table_html(empty)
+    assert "(none)" in out and "<th>" not in out
+    out = side_by_side(empty, titles=("containers (endpoints)",)).data
+    assert "containers (endpoints)" in out and "(none)" in out

@@ -82,6 +82,8 @@ def table_html(
 ) -> str:
     """The HTML of ``table``, for a caller that composes it with other HTML."""
     frame = frame.reset_index(drop=True)
+    if frame.empty:  # a header row over nothing read as a broken table ("Containers": {})
+        return _CSS + "<i class='labkit-empty'>(none)</i>"
     if lab is None and mine is None:
         return _CSS + _frame_html(frame)
     own = own_rows(frame, lab, mine=mine, column=column)
