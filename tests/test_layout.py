@@ -129,3 +129,17 @@ def test_an_empty_table_says_none_instead_of_a_bare_header():
     assert "(none)" in out and "<th>" not in out
     out = side_by_side(empty, titles=("containers (endpoints)",)).data
     assert "containers (endpoints)" in out and "(none)" in out
+
+
+def test_words_wrap_between_words_and_only_long_tokens_break_anywhere():
+    # Notebook 04's hops table broke "agent01" as "agent0|1" in a narrow column.
+    frame = pd.DataFrame([{"where": "agent01", "ID": "e" * 64, "what": "the kernel wraps it"}])
+    out = table_html(frame)
+    cells = re.findall(r"<td( class='labkit-\w+')?>([^<]*)</td>", out)
+    assert cells == [
+        ("", "agent01"),
+        (" class='labkit-long'", "e" * 64),
+        ("", "the kernel wraps it"),
+    ]
+    assert ".labkit-table td{overflow-wrap:break-word}" in out
+    assert "td.labkit-long{overflow-wrap:anywhere}" in out

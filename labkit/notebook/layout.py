@@ -35,14 +35,17 @@ _ADDRESS = re.compile(
     r"[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,7}(/\d{1,3})?|([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2})\s*$"
 )
 _BUILTIN_NETWORKS = ("bridge", "host", "none")
+_LONG_WORD = 24  # longer than any word or name the tables show; an ID or a digest is longer
 _CSS = (
     "<style>"
     ".labkit-table{border-collapse:collapse;font-size:12px;margin:2px 0 6px 0}"
     ".labkit-table th,.labkit-table td{text-align:left!important;padding:2px 8px;"
     "border-bottom:1px solid #e0e0e0;vertical-align:top}"
     ".labkit-table th{background:#f5f5f5;white-space:nowrap}"
-    # Other text may wrap anywhere (a 64-hex ID must not push the table out of sight) ...
-    ".labkit-table td{overflow-wrap:anywhere}"
+    # Words wrap between words ("agent01" never breaks as "agent0|1" in a narrow column); a
+    # long token (a 64-hex ID) may break anywhere, so it does not push the table out of sight ...
+    ".labkit-table td{overflow-wrap:break-word}"
+    ".labkit-table td.labkit-long{overflow-wrap:anywhere}"
     # ... but an address is read as one token: 172.17.0.2/16 never breaks after '172.17.'.
     ".labkit-table td.labkit-addr{white-space:nowrap;overflow-wrap:normal}"
     ".labkit-fold summary{cursor:pointer;color:#555;font-size:12px;margin:2px 0}"
@@ -193,7 +196,13 @@ def _frame_html(frame: pd.DataFrame) -> str:
         cells = []
         for value in values:
             text = "—" if _missing(value) else str(value)
-            cls = " class='labkit-addr'" if _ADDRESS.match(text) else ""
+            cls = (
+                " class='labkit-addr'"
+                if _ADDRESS.match(text)
+                else " class='labkit-long'"
+                if any(len(word) > _LONG_WORD for word in text.split())
+                else ""
+            )
             cells.append(f"<td{cls}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (
