@@ -323,6 +323,10 @@ _LIST = [
         hint="The 'host port' column of the table above, or the number after the last ':' in docker port's line.",
         explain="An ephemeral port: picked by the engine from its range, not by you.",
         changed_by="the restart",
+        mistakes=lambda lab, facts: {
+            80: "80 is the container's port (the 80 of -p :80); the question asks for the host "
+            "port the engine published it on, after 127.0.0.1: in docker port's line."
+        },
     ),
     Spec(
         "01.new_port",

@@ -287,3 +287,14 @@ def test_the_vxlan_question_explains_udp_s_28_and_the_missing_inner_header(sim_l
     assert q.check(36) is False
     assert "inner Ethernet header" in capsys.readouterr().out
     assert q.check(50) is True
+
+
+def test_the_port_question_explains_the_container_port_80(sim_lab, capsys):
+    # h8's walk: 80, the container's port, got generic feedback.
+    from labkit.exercises import exercise
+
+    sim_lab.start_app("myapp2")
+    q = exercise("01.port", sim_lab)
+    assert q.check(80) is False
+    assert "80 is the container's port" in capsys.readouterr().out
+    assert q.check(q.solution(show=False)) is True
