@@ -253,6 +253,8 @@ class Question:
             options = "<br>Answer with one of: " + ", ".join(
                 f"<code>{html.escape(repr(c))}</code>" for c in self.choices
             )
+        elif isinstance(self._pinned, bool):  # a yes/no question: say how to write yes and no
+            options = "<br>Answer with <code>True</code> or <code>False</code>."
         return (
             "<div class='labkit-question' style='font-family:sans-serif;border-left:4px solid #555;"
             f"padding:2px 8px'><b>Exercise.</b> {html.escape(self.prompt)}{options}</div>"

@@ -161,6 +161,25 @@ def _range_low(lab: Lab, facts: Facts) -> Any:
     return lab.engine.info().port_range[0]
 
 
+def _range_mistakes(lab: Lab, facts: Facts) -> Mapping[Any, str]:
+    """What a student types for the range's low end that is not it (h8's walk: the range typed
+    without quotes, ``32768-60999``, reached the check as -28231 and got generic feedback)."""
+    low, high = lab.engine.info().port_range
+    known = {
+        32768: "32768 is the kernel's default low end (the text above); this engine's host has "
+        "its own range: read the first number printed just above.",
+        49153: "49153 is Docker's fallback, used only when it cannot read ip_local_port_range.",
+        high: f"{high} is the top of the range; the question asks for its lowest port.",
+    }
+    for a, b in {(low, high), (32768, 60999)}:  # the range pasted without quotes: a - b
+        known[a - b] = (
+            f"That is {a} minus {b}: without quotes Python subtracted the range's two ends. "
+            "Answer with one number, the lowest."
+        )
+    known.pop(low, None)
+    return known
+
+
 def _network_fact(lab: Lab, short: str, key: str) -> Any:
     shown = recall(lab, f"net:{short}.{key}")
     if shown is not None:
@@ -283,6 +302,15 @@ def _vxlan_bytes(lab: Lab, facts: Facts) -> Any:
     return _two_hosts("vxlan").overhead()
 
 
+def _vxlan_bytes_mistakes(lab: Lab, facts: Facts) -> Mapping[Any, str]:
+    udp = _two_hosts("udp").overhead()
+    return {
+        udp: f"{udp} is flannel UDP's: an outer IPv4 and UDP header around the IP packet. VXLAN "
+        "also adds its own 8-byte header and wraps the whole Ethernet frame.",
+        36: "20 + 8 + 8 leaves out the inner Ethernet header (14 bytes): VXLAN carries whole frames.",
+    }
+
+
 def _same_l2(lab: Lab, facts: Facts) -> Any:
     return next(m for m in ("host-gw", "udp", "vxlan") if _two_hosts(m).overhead() == 0)
 
@@ -295,6 +323,10 @@ _LIST = [
         hint="The 'host port' column of the table above, or the number after the last ':' in docker port's line.",
         explain="An ephemeral port: picked by the engine from its range, not by you.",
         changed_by="the restart",
+        mistakes=lambda lab, facts: {
+            80: "80 is the container's port (the 80 of -p :80); the question asks for the host "
+            "port the engine published it on, after 127.0.0.1: in docker port's line."
+        },
     ),
     Spec(
         "01.new_port",
@@ -319,6 +351,7 @@ _LIST = [
         _range_low,
         hint="The first number of ip_local_port_range, printed just above.",
         explain="The low end of ip_local_port_range; Docker falls back to 49153 only when it cannot read it.",
+        mistakes=_range_mistakes,
     ),
     Spec(
         "02.gateway",
@@ -421,6 +454,7 @@ _LIST = [
         _vxlan_bytes,
         hint="1500 minus the container MTU in the modes table — or add up outer IP, UDP, VXLAN and the inner Ethernet header.",
         explain="20 (outer IPv4) + 8 (UDP) + 8 (VXLAN) + 14 (the inner Ethernet frame's header) = 50.",
+        mistakes=_vxlan_bytes_mistakes,
     ),
     Spec(
         "04.same_l2",

@@ -257,10 +257,18 @@ def _restarted(lab: Lab) -> tuple[bool, str]:
     if not seen:
         return False, "labkit has not shown myapp2 yet: run the port table cell above first."
     if c.started_at == seen[0]:
-        return False, f"{c.name} is still the one started at {seen[0]}: it has not restarted."
+        return False, (
+            f"{c.name} is still the one started at {_clock(seen[0])}: it has not restarted."
+        )
     binding = c.port(80)
     port = (binding.host_port or binding.ipv6_host_port) if binding else None
-    return True, f"{c.name} started again at {c.started_at}; its host port is now {port}."
+    return True, f"{c.name} started again at {_clock(c.started_at)}; its host port is now {port}."
+
+
+def _clock(started_at: str) -> str:
+    """The engine's StartedAt (2026-12-01T13:13:06.791576623Z) as a student reads a time."""
+    time_of_day = started_at.partition("T")[2][:8]
+    return f"{time_of_day} UTC" if len(time_of_day) == 8 else started_at
 
 
 _LIST_01 = [

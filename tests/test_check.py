@@ -248,3 +248,53 @@ def test_import_check_stays_light():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == ""
+
+
+def test_the_port_range_question_explains_the_tempting_wrong_answers(sim_lab, capsys):
+    # h8's walk: the range typed without quotes (32768-60999) reached the check as -28231 with
+    # generic feedback; the kernel's default 32768 is not this simulated host's low end.
+    from labkit.exercises import exercise
+
+    low, high = sim_lab.engine.info().port_range
+    q = exercise("01.range", sim_lab)
+    assert q.check(32768 - 60999) is False
+    assert "without quotes Python subtracted" in capsys.readouterr().out
+    assert q.check(low - high) is False
+    assert "without quotes Python subtracted" in capsys.readouterr().out
+    if low != 32768:
+        assert q.check(32768) is False
+        assert "kernel's default" in capsys.readouterr().out
+    assert q.check(high) is False
+    assert "top of the range" in capsys.readouterr().out
+    assert q.check(low) is True
+
+
+def test_a_yes_no_question_says_to_answer_true_or_false():
+    # Notebook 02's "Did myapp2 keep its bridge IP this time?" did not say how to write "no".
+    assert (
+        "<code>True</code> or <code>False</code>" in Question("Kept?", lambda: False)._repr_html_()
+    )
+    assert "True</code> or" not in Question("Port?", lambda: 33768)._repr_html_()
+
+
+def test_the_vxlan_question_explains_udp_s_28_and_the_missing_inner_header(sim_lab, capsys):
+    # h8's walk: 28 (flannel UDP's overhead, in the same table) got generic feedback.
+    from labkit.exercises import exercise
+
+    q = exercise("04.vxlan_bytes", sim_lab)
+    assert q.check(28) is False
+    assert "flannel UDP's" in capsys.readouterr().out
+    assert q.check(36) is False
+    assert "inner Ethernet header" in capsys.readouterr().out
+    assert q.check(50) is True
+
+
+def test_the_port_question_explains_the_container_port_80(sim_lab, capsys):
+    # h8's walk: 80, the container's port, got generic feedback.
+    from labkit.exercises import exercise
+
+    sim_lab.start_app("myapp2")
+    q = exercise("01.port", sim_lab)
+    assert q.check(80) is False
+    assert "80 is the container's port" in capsys.readouterr().out
+    assert q.check(q.solution(show=False)) is True

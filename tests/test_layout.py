@@ -55,6 +55,19 @@ def test_no_index_column_and_addresses_on_one_line():
     assert "td.labkit-addr{white-space:nowrap" in out
 
 
+def test_probe_rows_keep_the_client_address_and_times_whole():
+    # notebook 01's old_ways table wrapped "[::ffff:172.17.0.1]:5313|4" and "15.7|7" in a
+    # narrow column: the client an app sees is an IPv4-mapped IPv6 address.
+    frame = pd.DataFrame(
+        [{"ms": 15.77, "client seen": "[::ffff:172.17.0.1]:53134", "note": "HTTP 200 from it"}]
+    )
+    cells = dict(
+        (text, bool(cls))
+        for cls, text in re.findall(r"<td( class='labkit-addr')?>([^<]*)</td>", table_html(frame))
+    )
+    assert cells == {"15.77": True, "[::ffff:172.17.0.1]:53134": True, "HTTP 200 from it": False}
+
+
 def test_builtin_networks_count_as_the_students_own(sim_engine):
     lab = Lab(sim_engine, namespace="alice")
     for ns in ("alice", "bob", "carol"):
@@ -107,3 +120,26 @@ def test_install_table_display_hides_the_index(monkeypatch):
         assert "labkit-table" in data["text/html"] and "<th></th>" not in data["text/html"]
     finally:
         InteractiveShell.clear_instance()
+
+
+def test_an_empty_table_says_none_instead_of_a_bare_header():
+    # Notebook 03's first inspect of bridge: "containers (endpoints)" was a header over nothing.
+    empty = endpoints_table(Network(id="b" * 64, name="bridge", driver="bridge", endpoints=()))
+    out = table_html(empty)
+    assert "(none)" in out and "<th>" not in out
+    out = side_by_side(empty, titles=("containers (endpoints)",)).data
+    assert "containers (endpoints)" in out and "(none)" in out
+
+
+def test_words_wrap_between_words_and_only_long_tokens_break_anywhere():
+    # Notebook 04's hops table broke "agent01" as "agent0|1" in a narrow column.
+    frame = pd.DataFrame([{"where": "agent01", "ID": "e" * 64, "what": "the kernel wraps it"}])
+    out = table_html(frame)
+    cells = re.findall(r"<td( class='labkit-\w+')?>([^<]*)</td>", out)
+    assert cells == [
+        ("", "agent01"),
+        (" class='labkit-long'", "e" * 64),
+        ("", "the kernel wraps it"),
+    ]
+    assert ".labkit-table td{overflow-wrap:break-word}" in out
+    assert "td.labkit-long{overflow-wrap:anywhere}" in out

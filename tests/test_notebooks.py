@@ -173,6 +173,18 @@ def test_there_are_five_notebooks_in_order():
     assert [p.stem[:2] for p in NOTEBOOKS] == ["00", "01", "02", "03", "04"]
 
 
+def test_the_start_page_gives_each_notebook_the_time_it_says_itself():
+    # 00's table said 20 and 10 min where 03 and 04 say "About 25/15 minutes" (h8's walk).
+    overview = load(NOTEBOOKS[0]).cells
+    table = next(c.source for c in overview if "| notebook |" in c.source)
+    listed = dict(re.findall(r"^\| `(\d\d)-[^`]+` \|.*\| (\d+) min \|$", table, re.M))
+    said = {}
+    for path in NOTEBOOKS[1:]:
+        intro = load(path).cells[0].source
+        said[path.stem[:2]] = re.search(r"About (\d+) minutes", intro).group(1)
+    assert listed == said
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_stored_without_outputs_and_with_kernelspec(path):
     nb = load(path)

@@ -49,3 +49,17 @@ def test_an_opening_the_step_or_engine_lacks_is_one_clear_error(opening, generat
     with pytest.raises(InvalidInput) as caught:
         simulated_route_step(generation, opening)
     assert said in str(caught.value) and caught.value.fix
+
+
+def test_the_route_table_says_which_way_in_each_row_is():
+    # The third row (agent01's published port) read as a third container called "published".
+    from labkit.notebook.route import route_table
+
+    frame = route_table(simulated_route_step(Generation.V28, "none"))
+    assert list(frame.columns[:2]) == ["way in", "container"]
+    assert list(frame["way in"]) == [
+        "the container's own address",
+        "the container's own address",
+        "agent01's published port (no route needed)",
+    ]
+    assert frame["address"].iloc[-1].startswith("198.18.0.11:")

@@ -218,6 +218,18 @@ def test_stop_keeps_the_panel_on_screen_with_its_history(sim_lab):
     assert "application/vnd.jupyter.widget-view+json" in panel._repr_mimebundle_()
 
 
+def test_the_saved_record_note_never_says_a_live_panel_is_dead(sim_lab):
+    # The note travels in the panel's saved state, so a live panel shows it too: it must read
+    # as a condition ("if the buttons do nothing"), and the SIMULATED badge stays one piece.
+    sim_lab.start_app("myapp2")
+    panel = RestartPanel(sim_lab, "myapp2", threaded=False)
+    title = panel._title_html()
+    assert "labkit-record-note" in title and "If the buttons do nothing" in title
+    assert "has restarted since" not in title
+    assert 'white-space:nowrap">SIMULATED ENGINE' in title
+    panel.close()
+
+
 class _DeadEngine:
     """An engine that stopped answering (dockerd stopped mid-lesson)."""
 

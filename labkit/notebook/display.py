@@ -18,6 +18,10 @@ def start(namespace: str | None = None) -> Lab:
     """Pick the engine, say which and why in a banner, and return the student's Lab."""
     install_error_display()
     install_warning_display()
+    # Every DataFrame a notebook shows (04's modes_table) without pandas' 0 1 2 index column.
+    from labkit.notebook.layout import install_table_display
+
+    install_table_display()
     engine, why = choose()
     lab = Lab(engine, namespace=namespace)
     # The kernel's own docker commands (%docker, !docker) reach the same engine as labkit.

@@ -28,20 +28,24 @@ __all__ = [
 ]
 
 _NAME_COLUMNS = ("container", "NAME", "name", "network")
-# IPv4 (with /prefix or :port), [IPv6]:port, bare IPv6, MAC: never broken across lines.
+# IPv4 (with /prefix or :port), [IPv6]:port (also IPv4-mapped, [::ffff:172.17.0.1]:53134, the
+# client an app sees), bare IPv6, MAC, and a plain number (15.77 ms): never broken across lines.
 _ADDRESS = re.compile(
-    r"^\s*(\d{1,3}(\.\d{1,3}){3}(/\d{1,2}|:\d+)?|\[[0-9a-fA-F:]+\](:\d+)?|"
+    r"^\s*(\d+(\.\d+)?|\d{1,3}(\.\d{1,3}){3}(/\d{1,2}|:\d+)?|\[[0-9a-fA-F:.]+\](:\d+)?|"
     r"[0-9a-fA-F]{0,4}(:[0-9a-fA-F]{0,4}){2,7}(/\d{1,3})?|([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2})\s*$"
 )
 _BUILTIN_NETWORKS = ("bridge", "host", "none")
+_LONG_WORD = 24  # longer than any word or name the tables show; an ID or a digest is longer
 _CSS = (
     "<style>"
     ".labkit-table{border-collapse:collapse;font-size:12px;margin:2px 0 6px 0}"
     ".labkit-table th,.labkit-table td{text-align:left!important;padding:2px 8px;"
     "border-bottom:1px solid #e0e0e0;vertical-align:top}"
     ".labkit-table th{background:#f5f5f5;white-space:nowrap}"
-    # Other text may wrap anywhere (a 64-hex ID must not push the table out of sight) ...
-    ".labkit-table td{overflow-wrap:anywhere}"
+    # Words wrap between words ("agent01" never breaks as "agent0|1" in a narrow column); a
+    # long token (a 64-hex ID) may break anywhere, so it does not push the table out of sight ...
+    ".labkit-table td{overflow-wrap:break-word}"
+    ".labkit-table td.labkit-long{overflow-wrap:anywhere}"
     # ... but an address is read as one token: 172.17.0.2/16 never breaks after '172.17.'.
     ".labkit-table td.labkit-addr{white-space:nowrap;overflow-wrap:normal}"
     ".labkit-fold summary{cursor:pointer;color:#555;font-size:12px;margin:2px 0}"
@@ -81,6 +85,8 @@ def table_html(
 ) -> str:
     """The HTML of ``table``, for a caller that composes it with other HTML."""
     frame = frame.reset_index(drop=True)
+    if frame.empty:  # a header row over nothing read as a broken table ("Containers": {})
+        return _CSS + "<i class='labkit-empty'>(none)</i>"
     if lab is None and mine is None:
         return _CSS + _frame_html(frame)
     own = own_rows(frame, lab, mine=mine, column=column)
@@ -190,7 +196,13 @@ def _frame_html(frame: pd.DataFrame) -> str:
         cells = []
         for value in values:
             text = "—" if _missing(value) else str(value)
-            cls = " class='labkit-addr'" if _ADDRESS.match(text) else ""
+            cls = (
+                " class='labkit-addr'"
+                if _ADDRESS.match(text)
+                else " class='labkit-long'"
+                if any(len(word) > _LONG_WORD for word in text.split())
+                else ""
+            )
             cells.append(f"<td{cls}>{html.escape(text)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (

@@ -42,9 +42,12 @@ def route_step(lab: Lab, opening: str = "none", *, hosts: LabHosts | None = None
 
 
 def route_table(step: RouteStep) -> pd.DataFrame:
-    """One row per container: published or not, and what the client got before and after."""
+    """One row per way the client tried: each container's own address, then agent01's published
+    port (which the route does not change), with what the client got before and after. The
+    ``way in`` column keeps the last row from reading as a third container (h8's walk)."""
     rows = [
         {
+            "way in": "the container's own address",
             "container": t.container,
             "published": "yes" if t.published else "no",
             "address": t.ip,
@@ -56,6 +59,7 @@ def route_table(step: RouteStep) -> pd.DataFrame:
     ]
     rows.append(
         {
+            "way in": "agent01's published port (no route needed)",
             "container": step.tries[0].container if step.tries else "",
             "published": "yes",
             "address": step.via_port.target if step.via_port.target else AGENT,

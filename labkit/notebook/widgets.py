@@ -39,8 +39,10 @@ _SETTLE_MAX_S = 5.0  # a burst that never goes quiet is observed anyway
 _HISTORY_SHOWN = 20
 _RECORD_NOTE = (
     '<span class="labkit-record-note" style="color:#777;font-size:11px">'
-    "Buttons do nothing? The kernel has restarted since: this is a saved record; "
-    "run this cell again for a live panel.</span>"
+    # Shown on a live panel too (the saved state is the live one): so it says "if", never that
+    # the kernel has restarted (a student read "The kernel has restarted since" on a live panel).
+    "If the buttons do nothing, the kernel restarted after this panel was drawn and this is a "
+    "saved record: run this cell again for a live panel.</span>"
 )
 _OUTCOME_COLOR = {Outcome.OK: "#1b5e20", Outcome.REFUSED: "#b00020", Outcome.TIMEOUT: "#b26a00"}
 
@@ -397,7 +399,7 @@ class RestartPanel:
         except LabkitError:  # the first observation will say what is wrong, in one line
             return f"<b>{html.escape(self.lab.name(self.name))}</b>"
         badge = (
-            ' <span style="color:#8a5a00;font-weight:bold">SIMULATED ENGINE</span>'
+            ' <span style="color:#8a5a00;font-weight:bold;white-space:nowrap">SIMULATED ENGINE</span>'
             if info.simulated
             else ""
         )
