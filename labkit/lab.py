@@ -49,6 +49,7 @@ __all__ = [
     "NAMESPACE_LABEL",
     "SESSION_LABEL",
     "STEP_LABEL",
+    "KIND_LABEL",
     "default_namespace",
     "namespace_for",
     "run_namespace",
@@ -60,6 +61,9 @@ __all__ = [
 OWNER_LABEL = "labkit.owner"
 SESSION_LABEL = "labkit.session"
 NAMESPACE_LABEL = "labkit.namespace"
+KIND_LABEL = (
+    "labkit.kind"  # "progress" on the progress record (labkit.progress); lab objects have none
+)
 STEP_LABEL = "labkit.step"
 _RESERVED = "labkit."
 # Lab containers resolve through the engine only: a name lookup never leaves this machine.
@@ -143,11 +147,15 @@ def sweep_dead_runs(engine: Engine, kind: str) -> CleanupPlan:
     }
     removed_c: list[str] = []
     removed_n: list[str] = []
+    records: list[str] = []
     for ns in sorted(dead):
         plan = Lab(engine, namespace=ns).cleanup()
         removed_c += plan.containers
         removed_n += plan.networks
-    return CleanupPlan(containers=tuple(removed_c), networks=tuple(removed_n), done=True)
+        records += plan.records
+    return CleanupPlan(
+        containers=tuple(removed_c), networks=tuple(removed_n), done=True, records=tuple(records)
+    )
 
 
 def _login_name() -> str:
@@ -164,16 +172,24 @@ class CleanupPlan:
     containers: tuple[str, ...]
     networks: tuple[str, ...]
     done: bool
+    records: tuple[str, ...] = ()  # of the containers, labkit's records of progress
 
     def __str__(self) -> str:
         if not self.containers and not self.networks:
             return "Nothing of labkit's to remove."
         verb = "Removed" if self.done else "Would remove"
         parts = []
-        if self.containers:
-            parts.append(f"containers: {', '.join(self.containers)}")
+        apps = [c for c in self.containers if c not in self.records]
+        if apps:
+            parts.append(f"containers: {', '.join(apps)}")
         if self.networks:
             parts.append(f"networks: {', '.join(self.networks)}")
+        if self.records:
+            # Not a container the student made: say what it is, and what its removal costs.
+            parts.append(
+                f"labkit's record of your progress ({', '.join(self.records)}: the last step "
+                "and the checks you passed, so the course starts over)"
+            )
         return f"{verb} " + "; ".join(parts)
 
 
@@ -450,6 +466,9 @@ class Lab:
             containers=tuple(sorted(c.name for c in containers)),
             networks=tuple(sorted(n.name for n in networks)),
             done=not dry_run,
+            records=tuple(
+                sorted(c.name for c in containers if c.labels.get(KIND_LABEL) == "progress")
+            ),
         )
         if dry_run:
             return plan

@@ -30,7 +30,7 @@ from typing import Any
 
 from labkit.engine.base import Engine
 from labkit.errors import EngineWarning, LabkitError, NotFound
-from labkit.lab import NAMESPACE_LABEL, OWNER_LABEL, SESSION_LABEL, STEP_LABEL, Lab
+from labkit.lab import KIND_LABEL, NAMESPACE_LABEL, OWNER_LABEL, SESSION_LABEL, STEP_LABEL, Lab
 
 __all__ = [
     "record_check",
@@ -47,7 +47,6 @@ __all__ = [
     "is_marker",
 ]
 
-KIND_LABEL = "labkit.kind"  # "progress" on the marker container; lab objects have none
 PASSED_LABEL = "labkit.progress.passed"  # exercise ids, comma-separated, in the order passed
 UPDATED_LABEL = "labkit.progress.updated"  # ISO time of the last record
 PROGRESS_DIR_ENV = "LABKIT_PROGRESS_DIR"

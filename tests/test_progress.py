@@ -61,6 +61,13 @@ def test_the_record_outlives_a_notebooks_closing_cleanup_but_not_a_reset(lab):
     lab.cleanup(session_only=True)  # the last cell of every notebook
     [row] = progress.status(lab.engine, lab.namespace)
     assert row.passed == ("01.port",) and row.containers == ()
+    preview = str(lab.cleanup(dry_run=True))
+    record = progress.marker_name(lab.namespace)
+    # The preview names the record as what it is, not as a container the student made.
+    assert preview == (
+        f"Would remove labkit's record of your progress ({record}: the last step and the checks "
+        "you passed, so the course starts over)"
+    )
     lab.cleanup()  # labkit cleanup --namespace: the student starts over
     assert progress.status(lab.engine, lab.namespace) == []
 
