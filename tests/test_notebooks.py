@@ -33,7 +33,7 @@ NOTEBOOKS = sorted(NB_DIR.glob("*.ipynb"))
 PLACEHOLDER = "answer = None  # your answer here"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 MIN_EXERCISES = {"01": 2, "02": 2, "03": 2, "04": 1}
-TYPED = ("00", "01", "02")  # the notebooks whose cells are held to the typed-course rules here
+TYPED = ("00", "01", "02", "03", "04")  # every notebook: the typed course
 
 # Injected into a wrong-answer run: a wrong answer of the right type for any question.
 _WRONG = """

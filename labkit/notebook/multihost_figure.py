@@ -217,6 +217,8 @@ class AgentsLink:
         self.hosts, self.one, self.two = hosts, one, two
 
     def cleanup(self) -> str:
+        if self.hosts is None:
+            return "No lab hosts ran: nothing on them to remove."
         self.hosts.link_agents("none")
         return (
             f"agent01: {self.one.cleanup(session_only=True)}\n"
@@ -224,7 +226,7 @@ class AgentsLink:
         )
 
 
-def agents_link(lab, hosts) -> AgentsLink:  # noqa: ANN001 - a Lab and LabHosts
+def agents_link(lab, hosts) -> AgentsLink:  # noqa: ANN001 - a Lab and LabHosts (or None)
     """web1 on agent01 asks web2 on agent02 by IP three ways — no link, host-gw routes, a VXLAN
     tunnel — on the real lab hosts, and shows the route and the tunnel's packet counters.
 
@@ -238,6 +240,8 @@ def agents_link(lab, hosts) -> AgentsLink:  # noqa: ANN001 - a Lab and LabHosts
     from labkit.notebook.labhosts_figure import labhosts_figure
     from labkit.notebook.layout import command_output, table
 
+    if hosts is None:  # no lab hosts here: lab_hosts() has said why
+        return AgentsLink(None, None, None)
     hosts.link_agents("host-gw")  # on 28: the engines restart with direct routing, now
     one = Lab(hosts.engine("agent01"), namespace=lab.namespace, session=lab.session)
     two = Lab(hosts.engine("agent02"), namespace=lab.namespace, session=lab.session)
