@@ -760,7 +760,7 @@ class DockerEngine:
     def model_http(self, host: str, port: int, path: str = "/") -> HttpReply | None:
         """A real engine's containers answer on the real network (None). On the simulator,
         labkit's API extension answers for the addresses it models (``GET /labkit/v1/http``,
-        documented in ``labkit.engine.sim.api``)."""
+        documented in ``labkit.engine.sim.extension``)."""
         if not self.info().simulated:
             return None
         data = self._extension("GET", "/http", params={"host": host, "port": port, "path": path})
