@@ -177,7 +177,7 @@ ROUTED = {
 @pytest.mark.parametrize("opening", list(OPENINGS))
 def test_the_route_step(hosts, opening):
     if (hosts.generation, opening) not in ROUTED:
-        with pytest.raises(InvalidInput, match="Engine 28's"):
+        with pytest.raises(InvalidInput, match="an opening of Engine 28"):
             hosts.route_step(opening)
         return
     step = hosts.route_step(opening)
