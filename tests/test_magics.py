@@ -136,3 +136,19 @@ def test_a_hand_made_name_without_the_namespace_is_used_as_typed(students, capsy
         assert name not in alice.cleanup().containers
     finally:
         cli(alice, "rm", "-f", name)
+
+
+def test_an_exec_on_the_simulator_is_marked_simulated_and_on_an_engine_not(students, capsys):
+    alice, _bob = students
+    code, out = typed(
+        alice,
+        "run -d --name hostbox --network host labkit/lab-app:1 /bin/busybox sleep 300",
+        capsys,
+    )  # no app on the host's port 80: as notebook 03 does
+    assert code == 0, out
+    code, out = typed(alice, "exec hostbox ip -4 addr", capsys)
+    assert code == 0, out
+    first = out.splitlines()[0]
+    assert first.startswith("$ docker exec ")
+    assert first.endswith("# SIMULATED container") == alice.engine.info().simulated
+    assert "127.0.0.1" in out  # a host-network container sees the host's loopback

@@ -79,7 +79,10 @@ def docker(lab: Lab, line: str, *, step: str = "") -> int:
     fitted = _fit(lab, line, step)
     if fitted.creates == "container" and LAB_IMAGE in fitted.argv:
         lab.engine.ensure_lab_image(progress=print)
-    print(f"$ {fitted.shown}")
+    # What an exec prints on the simulator is its model of the container's busybox, not a
+    # program's output: marked, as %host marks the simulated host's.
+    modelled = fitted.argv[:1] == ("exec",) and lab.engine.info().simulated
+    print(f"$ {fitted.shown}" + ("    # SIMULATED container" if modelled else ""))
     if fitted.added:
         print(f"  (labkit added: {', '.join(fitted.added)})")
     code, out = _run_cli(lab, fitted)
