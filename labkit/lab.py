@@ -343,11 +343,12 @@ class Lab:
         return self._find(self.engine.container, name)
 
     def containers(self) -> list[Container]:
-        """This student's lab containers (one engine round trip)."""
+        """This student's lab containers (one engine round trip); not labkit's progress record,
+        which is no lab container and is replaced in the background at any moment."""
         found = self.engine.containers(
             labels={OWNER_LABEL: "labkit", NAMESPACE_LABEL: self.namespace}
         )
-        return [c for c in found if self.owns(c)]
+        return [c for c in found if self.owns(c) and c.labels.get(KIND_LABEL) != "progress"]
 
     def _owned_container(self, name: str) -> Container:
         found = self.container(name)

@@ -72,6 +72,16 @@ def test_the_record_outlives_a_notebooks_closing_cleanup_but_not_a_reset(lab):
     assert progress.status(lab.engine, lab.namespace) == []
 
 
+def test_the_record_is_no_lab_container(lab):
+    """Views read lab.containers() and inspect each: the record, replaced in the background at
+    any moment, must not be among them (notebook 03's inspect met it removed, on Engine 28)."""
+    lab.start_app("myapp2")
+    progress.record_check(lab, "01.port", True, step="01-ephemeral-ports")
+    assert progress.flush()
+    assert [c.name for c in lab.containers()] == [lab.name("myapp2")]
+    assert progress.marker_name(lab.namespace) in [c.name for c in lab.engine.containers(all=True)]
+
+
 @pytest.mark.filterwarnings("ignore:labkit could not record progress")
 def test_a_container_of_that_name_that_is_not_labkits_is_left_alone(lab):
     engine = lab.engine

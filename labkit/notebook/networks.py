@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from IPython.display import HTML
 
 from labkit.check import remember, remember_container, remember_network
+from labkit.errors import NotFound
 from labkit.lab import Lab
 from labkit.notebook.layout import side_by_side, table, table_html
 from labkit.notebook.tables import (
@@ -63,14 +64,17 @@ def network_inspect(lab: Lab, name: str) -> HTML:
     info = lab.engine.info()
     has = [k for k in ENGINE28_NETWORK_KEYS if k in raw]
     endpoint_keys: set[str] = set()
-    for c in lab.containers():
-        for att in (
-            (lab.engine.inspect_container(c.name).get("NetworkSettings") or {})
-            .get("Networks", {})
-            .values()
-        ):
+    # One container's endpoint shows the keys (every endpoint has the same): a member of this
+    # network if it has one, else any of the student's.
+    members = list(raw.get("Containers") or {}) or [c.id for c in lab.containers()]
+    for ref in members:
+        try:
+            settings = lab.engine.inspect_container(ref).get("NetworkSettings") or {}
+        except NotFound:
+            continue  # removed since the listing (a terminal's `docker rm`)
+        for att in (settings.get("Networks") or {}).values():
             endpoint_keys |= set(att)
-        break  # one container's endpoint shows the keys; every endpoint has the same
+        break
     has += [k for k in ENGINE28_ENDPOINT_KEYS if k in endpoint_keys]
     keys = ", ".join(f"<code>{k}</code>" for k in has)
     if has:
