@@ -10,6 +10,10 @@ reached only from inside that namespace).
 
 Each one writes an ``owner`` file (the test process's pid, its bridge and namespace) into its
 root, so that ``PrivateDockerd.sweep_dead()`` can remove what a killed test run left.
+
+A stopped dockerd leaves the Linux bridges of its user-defined networks (``br-`` + 12 hex) on the
+host, each holding one of Docker's default address pools: 31 of them fill every pool on the
+machine, and every engine's next ``network create`` fails. Both ways out remove those bridges.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -130,6 +135,7 @@ class PrivateDockerd:
             subprocess.run([*in_ns, "ip", "link", "del", found["bridge"]], capture_output=True)
             if found["netns"]:
                 subprocess.run(["ip", "netns", "del", found["netns"]], capture_output=True)
+            _remove_network_bridges(root / "data", in_ns)
             subprocess.run(["umount", "-R", str(root / "data")], capture_output=True)
             shutil.rmtree(root, ignore_errors=True)
             removed.append(str(root))
@@ -139,8 +145,25 @@ class PrivateDockerd:
         self.stop()
         if self.proc:  # its containerd, should it have outlived dockerd
             subprocess.run(["pkill", "-f", str(self.root)], capture_output=True)
+        _remove_network_bridges(self.root / "data", self._in_ns)
         subprocess.run(["umount", "-R", str(self.root / "data")], capture_output=True)
         subprocess.run([*self._in_ns, "ip", "link", "del", self.bridge], capture_output=True)
         if self.netns:
             subprocess.run(["ip", "netns", "del", self.netns], capture_output=True)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _remove_network_bridges(data_root: Path, in_ns: list[str]) -> None:
+    """Delete the bridges of every network this dockerd made (it must have stopped).
+
+    The network IDs come from its own store, so this works for a killed daemon too. The store
+    also keeps IDs of networks removed earlier: their bridges are gone, and deleting them is a no-op.
+    """
+    store = data_root / "network" / "files" / "local-kv.db"
+    try:
+        found = set(re.findall(rb"network/([0-9a-f]{64})", store.read_bytes()))
+    except OSError:
+        return
+    for network_id in found:
+        bridge = "br-" + network_id[:12].decode()
+        subprocess.run([*in_ns, "ip", "link", "del", bridge], capture_output=True)
