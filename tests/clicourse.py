@@ -120,6 +120,8 @@ def course(run: Run) -> Run:
     # What a student gets wrong: the engine's own words, through the CLI.
     d("run", "-d", "--init", "--name", app, "--label", t, "-p", ":80", IMAGE)
     d("restart", run.name("ghost"))
+    d("run", "--rm", "--label", t, IMAGE, "echo", "hi")  # no echo in the image: removed, not hung
+    d("ps", "-a", "--filter", f"label={t}", "--filter", "status=created")
     d("network", "rm", "bridge")
     d("network", "connect", "none", app)
     d("rm", "-f", app)

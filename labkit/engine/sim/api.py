@@ -39,6 +39,7 @@ from labkit.engine.sim import extension, streams, wire
 from labkit.engine.sim.engine import ENGINE_VERSION, SimulatedEngine
 from labkit.engine.sim.extension import EXTENSION_PREFIX
 from labkit.engine.sim.state import now_iso
+from labkit.engine.sim.workers import Workers
 from labkit.errors import (
     ContainerNotRunning,
     EngineUnavailable,
@@ -50,7 +51,7 @@ from labkit.generation import API_VERSION, SIM_VERSION, Generation, generation_o
 
 __all__ = ["ApiServer", "serve", "EXTENSION_PREFIX", "MAX_CONNECTIONS"]
 
-MAX_CONNECTIONS = 64  # one thread each; a student's kernels and terminals use a handful
+MAX_CONNECTIONS = 64  # one thread each at a time; a student's kernels and terminals use a handful
 _IDLE = 300.0  # a keep-alive connection with no request for this long is closed
 _BODY_MAX = 1 << 20
 _SERVED = (
@@ -100,14 +101,13 @@ def _not_modelled(what: str, status: int = 400) -> InvalidInput:
     ).answering(status, f"labkit's simulated engine does not model {what}")
 
 
-class ApiServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+class ApiServer(socketserver.UnixStreamServer):
     """The simulator's daemon: one model, served on ``path`` to every client of one user.
 
-    One thread per connection, at most ``max_connections`` at once (more are answered 503);
-    ``reset()`` swaps in a fresh model.
+    One thread per connection (kept for the next one, ``workers``), at most ``max_connections``
+    at once (more are answered 503); ``reset()`` swaps in a fresh model.
     """
 
-    daemon_threads = True
     request_queue_size = 64
 
     def __init__(
@@ -121,6 +121,7 @@ class ApiServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
         self.engine = engine_factory()
         self._swap = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_connections)
+        self._workers = Workers(self._serve_connection, name="labkit-sim-connection")
         super().__init__(path, Handler)
 
     def reset(self) -> None:
@@ -144,12 +145,15 @@ class ApiServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
                 pass
             self.shutdown_request(request)
             return
-        super().process_request(request, client_address)
+        self._workers.submit(request, client_address)
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
         try:
-            super().process_request_thread(request, client_address)
+            self.finish_request(request, client_address)
+        except Exception:  # noqa: BLE001 - one connection's failure is logged, the daemon lives on
+            self.handle_error(request, client_address)
         finally:
+            self.shutdown_request(request)
             self._slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -208,9 +212,9 @@ class Handler(BaseHTTPRequestHandler):
     class's own, or a function of the handler bound here from ``streams`` or ``extension``."""
 
     protocol_version = "HTTP/1.1"
-    rbufsize = 0  # unbuffered: a hijacked stream reads stdin from the socket with nothing held back
     timeout = _IDLE
     server: ApiServer
+    stdin_early = b""  # set when a stream takes the connection over (streams._hijack)
 
     # -- plumbing ------------------------------------------------------------------------------
 

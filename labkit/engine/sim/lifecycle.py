@@ -371,7 +371,15 @@ class Lifecycle(Networks):
             self._check_open()
             rec = self._find(ref)
             if not rec.running:  # starting a running container is a no-op (HTTP 304)
-                self._start(rec)
+                try:
+                    self._start(rec)
+                except LabkitError:
+                    # dockerd removes a --rm container that failed to start, and the CLI's
+                    # `docker run --rm` waits for that removal before it exits.
+                    if rec.auto_remove:
+                        self._forget(rec)
+                        self._emit(rec, "destroy")
+                    raise
                 self._emit(rec, "start")
                 self._settle_pid1(rec)
             return self._model(rec)

@@ -108,11 +108,25 @@ def _hijack(h: Handler, tty: bool) -> socket.socket:
         f"Api-Version: {h.max_api}\r\nDocker-Experimental: false\r\nOstype: linux\r\n"
         f"Server: {h.version_string()}\r\n\r\n"
     )
+    h.stdin_early = _buffered(h)
     h.connection.settimeout(None)
     h.connection.sendall(head.encode())
     h.close_connection = True
     _wait_until_read(h.connection)
     return h.connection
+
+
+def _buffered(h: Handler) -> bytes:
+    """What the handler's buffered reader already holds past the request: stdin a client sent
+    before it read the 101 (the docker CLI and docker-py wait for it, but nothing says a client
+    must). From here on the stream reads the socket itself."""
+    h.connection.setblocking(False)
+    try:
+        return h.rfile.read1(65536) or b""
+    except OSError:
+        return b""
+    finally:
+        h.connection.setblocking(True)
 
 
 def _out(sock: socket.socket, data: bytes, *, tty: bool, stream: int = 1) -> None:
@@ -305,6 +319,8 @@ def _session(
     """Run an interactive shell over the hijacked connection until it exits, the
     container stops or the client leaves."""
     _out(sock, term.start(), tty=tty)
+    if h.stdin_early:
+        _out(sock, term.feed(h.stdin_early), tty=tty)
     while not term.done:
         ready, _, _ = select.select([sock], [], [], 1.0)
         if not ready:
