@@ -55,6 +55,21 @@ class Generation(str, enum.Enum):
         ID among ``Aliases`` on a user network and has no ``DNSNames``."""
         return self is Generation.V28
 
+    def start_refused(self, program: str) -> str:
+        """The engine's words when a container's command is not in its image (runc, via
+        containerd; 28 names the task and the container init)."""
+        where = f'exec: "{program}": executable file not found in $PATH'
+        if self is Generation.V28:
+            return (
+                "failed to create task for container: failed to create shim task: OCI runtime "
+                "create failed: runc create failed: unable to start container process: error "
+                f"during container init: {where}"
+            )
+        return (
+            "failed to create shim task: OCI runtime create failed: runc create failed: unable "
+            f"to start container process: {where}: unknown"
+        )
+
     @property
     def missing_program_exit_code(self) -> int:
         """``docker exec`` of a program the image lacks: 126 on 20.10, 127 on 28."""

@@ -24,6 +24,7 @@ from labkit.errors import (
     NetworkNotFound,
     PortInUse,
 )
+from labkit.generation import Generation
 
 __all__ = [
     "check_name",
@@ -75,17 +76,15 @@ def no_such_network(ref: str) -> NetworkNotFound:
     ).answering(404, f"network {ref} not found")
 
 
-def no_such_program(container: str, program: str) -> InvalidInput:
+def no_such_program(
+    container: str, program: str, generation: Generation = Generation.V20
+) -> InvalidInput:
     """A command the image cannot run (the engine refuses to start it without an init)."""
     return InvalidInput(
         f"Cannot start {container!r}: the image has no program {program!r}",
         "the lab image is built from scratch with busybox alone; its programs are busybox applets",
         "run the applet through busybox, e.g. command=['/bin/busybox', 'sleep', '3600']",
-    ).answering(
-        400,
-        "failed to create shim task: OCI runtime create failed: runc create failed: unable to "
-        f'start container process: exec: "{program}": executable file not found in $PATH: unknown',
-    )
+    ).answering(400, generation.start_refused(program))
 
 
 def predefined_network(name: str, action: str) -> InvalidInput:

@@ -179,7 +179,7 @@ class Lifecycle(Networks):
         """Join networks (lowest free address each), publish ports, open listeners."""
         program = missing_program(rec.cmd)
         if program and not rec.init:  # with docker-init, the init starts and exits 127 instead
-            raise no_such_program(rec.name, program)
+            raise no_such_program(rec.name, program, self.generation)
         for net_id in rec.endpoints:
             if net_id not in self.network_recs:
                 raise NetworkNotFound(
