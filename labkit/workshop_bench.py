@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from labkit.engine.docker import TIMEOUT_VARIABLE
+from labkit.engine.docker import TIMEOUT_VARIABLE, engine_address
 from labkit.errors import HubError, LabkitError
 from labkit.hub.client import UserServer
 from labkit.hub.local import RUN_MARK, LocalHub
@@ -339,9 +339,13 @@ def _p95(values: Sequence[float]) -> float | None:
 
 
 def shared_engine() -> str:
-    """The machine's engine, which the shared mode hands to every server: DOCKER_HOST when it
-    names a local socket (the tap in front of it is a unix socket too), else Docker's default."""
-    host = os.environ.get("DOCKER_HOST", "")
+    """The machine's engine, which the shared mode hands to every server: where the docker CLI
+    would go (DOCKER_HOST, else the current context) when that is a local socket (the tap in
+    front of it is a unix socket too), else Docker's default."""
+    try:
+        host = engine_address()[0]
+    except LabkitError:
+        return _DEFAULT_ENGINE
     return host if host.startswith("unix://") else _DEFAULT_ENGINE
 
 
