@@ -450,7 +450,7 @@ class Lab:
             # could come back after it): let the writers finish before the listing.
             from labkit.progress import flush
 
-            flush()
+            flush(namespace=None if all_namespaces else self.namespace)
         # Both labels, always, and not inherited from an image (see owns()).
         containers = [
             c

@@ -141,12 +141,20 @@ def _write_until_clean(lab: Lab, record: _Record) -> None:
         _WRITERS.discard(threading.current_thread())
 
 
-def flush(timeout: float = 10.0) -> bool:
-    """Wait until every progress record has reached its engine; True if all did in time."""
+def flush(timeout: float = 10.0, *, namespace: str | None = None) -> bool:
+    """Wait until the progress records (of labs in ``namespace``, else every one) have reached
+    their engine; True if they did in time."""
+    with _LOCK:
+        if namespace is None:
+            writers = list(_WRITERS)
+        else:
+            writers = [
+                r.writer for lab, r in _RECORDS.items() if r.writer and lab.namespace == namespace
+            ]
     deadline = time.monotonic() + timeout
-    for writer in list(_WRITERS):
+    for writer in writers:
         writer.join(max(0.0, deadline - time.monotonic()))
-    return not any(w.is_alive() for w in list(_WRITERS))
+    return not any(w.is_alive() for w in writers)
 
 
 atexit.register(flush, 5.0)  # a kernel shut down right after a check still records it
