@@ -493,6 +493,33 @@ def test_the_network_whose_name_sorts_first_is_the_gateway(made):
     assert page["client_addr"].startswith(f"[::ffff:{gw}]:")  # the proxy comes in through it
 
 
+def test_a_host_network_container_sees_the_hosts_links_and_routes(made):
+    """A container on the host network has the host's addresses and routes, as the host's own
+    `ip` shows them (`%host`: for real on a real engine's host, else the simulated host's),
+    docker0 and a bridge per network among them."""
+    net = made.network("hostview")
+    made.run("member", network=net.name)
+    h = made.run("h", network="host", ports=None, command=["/bin/busybox", "sleep", "600"])
+
+    def addresses(text: str) -> dict[str, str]:
+        return dict(re.findall(r"(?m)^\d+: ([\w.-]+)[:@].*\n(?:.*\n)*?    inet (\S+)", text))
+
+    def routes(text: str) -> list[str]:
+        return sorted(line.split()[0] for line in text.splitlines() if line.strip())
+
+    seen = addresses(made.engine.exec(h.id, ["ip", "-4", "addr"]).output)
+    assert seen == addresses(made.engine.host_command(["ip", "-4", "addr"]).output)
+    bridge = ipaddress.ip_network(made.engine.network("bridge").subnet)
+    subnet = ipaddress.ip_network(net.subnet)
+    assert seen["lo"] == "127.0.0.1/8" and seen["docker0"].endswith(f"/{bridge.prefixlen}")
+    assert seen[net.bridge_name] == f"{next(subnet.hosts())}/{subnet.prefixlen}"
+    table = routes(made.engine.exec(h.id, ["ip", "route"]).output)
+    assert table == routes(made.engine.host_command(["ip", "route"]).output)
+    assert {str(bridge), str(subnet)} <= set(table)
+    if made.engine.info().simulated:  # the simulated host has an uplink with the default route
+        assert "default" in table and "eth0" in seen
+
+
 def test_host_and_none(made):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from labkit.app import APPLETS
+from labkit.engine.sim.hostcmd import UPLINK_GATEWAY, HostLink, host_links, host_routes, link_local
 from labkit.engine.sim.state import ContainerRec, EndpointRec, NetworkRec, StrEnum, World
 from labkit.engine.sim.world import gateway_endpoint, interfaces, who_answers
 from labkit.generation import Generation
@@ -115,13 +116,34 @@ def _ip_show(
         text = "".join(
             line for line in text.splitlines(True) if line.startswith(("    link/", *"0123456789"))
         )
-    elif "-4" in args and "-o" not in args:  # only the inet lines, as `ip -4 addr` prints
-        text = text.replace(_LO_INET6, "")
-        text = "".join(line for line in text.splitlines(True) if not line.startswith("    link/"))
+    elif "-4" in args and "-o" not in args:
+        text = "".join(_inet_only(block) for block in re.split(r"(?m)^(?=\d+: )", text))
     return ExecResult(0, text)
 
 
+def _inet_only(block: str) -> str:
+    """A link as `ip -4 addr` prints it: its first line and its IPv4 addresses; nothing for a
+    link without one."""
+    if not block:
+        return ""
+    head, *lines = block.splitlines(True)
+    kept, keep = [head], False
+    for line in lines:
+        if not line.startswith("       "):  # a new item, not an address's lifetimes
+            keep = line.startswith("    inet ")
+        if keep:
+            kept.append(line)
+    return "".join(kept) if len(kept) > 1 else ""
+
+
 def _ip_route(rec: ContainerRec, rest: list[str], world: World) -> ExecResult:
+    if rec.network_mode == "host":  # the host's routes, as busybox prints them
+        lines = [f"default via {UPLINK_GATEWAY} dev eth0 "]
+        lines += [
+            f"{inet.network} dev {link.name} scope link  src {inet.ip} "
+            for link, inet in host_routes(world)
+        ]
+        return ExecResult(0, "".join(line + "\n" for line in lines))
     gateway, links = _routes(rec, world)
     if rest[:1] == ["get"] and len(rest) > 1:
         return _ip_route_get(rest[1], gateway, links)
@@ -149,13 +171,8 @@ def _ip_route_get(target: str, gateway, links) -> ExecResult:
 
 
 def _ip_addr(rec: ContainerRec, world: World) -> str:
-    if rec.network_mode == "host":
-        return _LO + (
-            "5: docker0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue \n"
-            "    link/ether 02:42:ac:11:00:01 brd ff:ff:ff:ff:ff:ff\n"
-            "    inet 172.17.0.1/16 brd 172.17.255.255 scope global docker0\n"
-            "       valid_lft forever preferred_lft forever\n"
-        )
+    if rec.network_mode == "host":  # the host's own links, as the host's `ip addr` has them
+        return _LO + _LO_INET6 + "".join(_host_link(link) for link in host_links(world)[1:])
     text = _lo(world)
     interfaces = _interfaces(rec, world)
     local = {1: "lo", **{ep.ifindex: dev for dev, ep, _net in interfaces}}
@@ -174,6 +191,27 @@ def _ip_addr(rec: ContainerRec, world: World) -> str:
             "       valid_lft forever preferred_lft forever\n"
         )
     return text
+
+
+def _host_link(link: HostLink) -> str:
+    """One of the host's links as busybox `ip addr` prints it (no state, no queue length)."""
+    flags = "BROADCAST,MULTICAST,UP,LOWER_UP" if link.up else "NO-CARRIER,BROADCAST,MULTICAST,UP"
+    name = f"{link.name}@if{link.peer}" if link.peer else link.name
+    master = f"master {link.master} " if link.master else ""
+    qdisc = "fq_codel" if link.uplink else "noqueue"
+    text = (
+        f"{link.index}: {name}: <{flags}> mtu 1500 qdisc {qdisc} {master}\n"
+        f"    link/ether {link.mac} brd ff:ff:ff:ff:ff:ff\n"
+    )
+    if link.inet is not None:
+        text += (
+            f"    inet {link.inet.with_prefixlen} brd {link.inet.network.broadcast_address} "
+            f"scope global {link.name}\n       valid_lft forever preferred_lft forever\n"
+        )
+    return text + (
+        f"    inet6 {link_local(link.mac)}/64 scope link \n"
+        "       valid_lft forever preferred_lft forever\n"
+    )
 
 
 def _lo(world: World) -> str:

@@ -1,9 +1,11 @@
 """The simulated engine's host: the few commands the lab text runs on a Docker host, printed as
 iproute2 6.1, net-tools 2.10 and procps print them on Debian 12.
 
-The host has what the engine made on it — ``lo``, the ``docker0`` bridge, one ``br-<id>``
-bridge per user-defined network and a ``veth`` for each running container's endpoint — and no
-uplink (the machine's own interfaces are not modelled). Modelled: ``ip addr``, ``ip link``,
+The host has an uplink, ``eth0`` on ``UPLINK`` (a documentation address, RFC 5737: the machine's
+own network is not modelled) with the default route, and what the engine made on it: ``lo``, the
+``docker0`` bridge, one ``br-<id>`` bridge per user-defined network and a ``veth`` for each
+running container's endpoint. A container on the host network sees the same links
+(``host_links``). Modelled: ``ip addr``, ``ip link``,
 ``ip route``, ``ifconfig``, ``cat`` of ``/proc/sys/net/ipv4/ip_forward`` and
 ``ip_local_port_range``, ``sysctl net.ipv4.ip_forward`` and ``hostname``. The caller marks
 the output SIMULATED.
@@ -21,7 +23,21 @@ from labkit.engine.sim.state import ContainerRec, NetworkDriver, NetworkRec
 from labkit.engine.sim.world import bridge_name
 from labkit.models import ExecResult
 
-__all__ = ["HostWorld", "run_host_command", "MODELLED"]
+__all__ = [
+    "HostWorld",
+    "HostLink",
+    "host_links",
+    "host_routes",
+    "link_local",
+    "run_host_command",
+    "MODELLED",
+    "UPLINK",
+    "UPLINK_GATEWAY",
+]
+
+# The simulated host's own network: the packets the lab text routes to 172.17.0.0/16 arrive here.
+UPLINK = ipaddress.IPv4Interface("192.0.2.10/24")
+UPLINK_GATEWAY = ipaddress.IPv4Address("192.0.2.1")
 
 MODELLED = (
     "ip addr",
@@ -35,14 +51,16 @@ MODELLED = (
 )
 
 
-class HostWorld(Protocol):
-    """What the host's commands read of the engine (the engine holds its lock)."""
-
+class _Records(Protocol):
     @property
     def container_recs(self) -> Mapping[str, ContainerRec]: ...
 
     @property
     def network_recs(self) -> Mapping[str, NetworkRec]: ...
+
+
+class HostWorld(_Records, Protocol):
+    """What the host's commands read of the engine (the engine holds its lock)."""
 
     @property
     def host_hostname(self) -> str: ...
@@ -52,14 +70,15 @@ class HostWorld(Protocol):
 
 
 @dataclass(frozen=True)
-class _Link:
+class HostLink:
     index: int
     name: str
     mac: str
-    up: bool  # has a carrier: a bridge with a running member, a veth
+    up: bool  # has a carrier: the uplink, a bridge with a running member, a veth
     master: str = ""  # a veth's bridge
     peer: int = 0  # a veth's container-side index
-    net: NetworkRec | None = None  # a bridge's network
+    inet: ipaddress.IPv4Interface | None = None  # the uplink's address, a bridge's gateway
+    uplink: bool = False  # a NIC's queue (fq_codel, 1000 packets), not a virtual link's
 
 
 def run_host_command(argv: Sequence[str], world: HostWorld) -> ExecResult:
@@ -94,31 +113,40 @@ def _mac(seed: str, docker: bool) -> str:
     return ":".join(f"{b:02x}" for b in (first, *raw[1:6]))
 
 
-def _links(world: HostWorld) -> list[_Link]:
+def host_links(world: _Records) -> list[HostLink]:
+    """The host's links in index order: lo, the uplink, the bridges and the veths."""
     bridges = [
         n for n in world.network_recs.values() if n.driver is NetworkDriver.BRIDGE and n.pool
     ]
     bridges.sort(key=lambda n: (not n.predefined, n.created))
-    links = [_Link(1, "lo", "00:00:00:00:00:00", True)]
-    veths: list[_Link] = []
+    links = [
+        HostLink(1, "lo", "00:00:00:00:00:00", True),
+        HostLink(2, "eth0", _mac("uplink", False), True, inet=UPLINK, uplink=True),
+    ]
+    veths: list[HostLink] = []
     for n, net in enumerate(bridges):
         members = [world.container_recs.get(cid) for cid in net.members]
         running = [rec for rec in members if rec is not None and rec.running]
         # docker0 is 3 (after lo and the uplink); veths take odd numbers from 5 (one above
         # their container side), so the other bridges take the even ones.
         index = 3 if n == 0 else 2 * n + 2
-        links.append(_Link(index, bridge_name(net), _mac(net.id, True), bool(running), net=net))
+        assert net.pool is not None
+        gateway = ipaddress.IPv4Interface(f"{net.pool.gateway}/{net.pool.subnet.prefixlen}")
+        links.append(
+            HostLink(index, bridge_name(net), _mac(net.id, True), bool(running), inet=gateway)
+        )
         for rec in running:
             ep = rec.endpoints.get(net.id)
             if ep is None or not ep.endpoint_id:
                 continue
             name = "veth" + hashlib.sha256(ep.endpoint_id.encode()).hexdigest()[:7]
             mac = _mac(ep.endpoint_id, False)
-            veths.append(_Link(ep.ifindex + 1, name, mac, True, bridge_name(net), ep.ifindex))
+            host_index = ep.peer or ep.ifindex + 1
+            veths.append(HostLink(host_index, name, mac, True, bridge_name(net), ep.ifindex))
     return sorted(links + veths, key=lambda link: link.index)
 
 
-def _link_local(mac: str) -> str:
+def link_local(mac: str) -> str:
     """The fe80:: address the kernel derives from a MAC (EUI-64)."""
     parts = [int(x, 16) for x in mac.split(":")]
     parts[0] ^= 0x02
@@ -127,7 +155,7 @@ def _link_local(mac: str) -> str:
     return str(ipaddress.IPv6Address(value))
 
 
-def _find(links: list[_Link], name: str) -> _Link | None:
+def _find(links: list[HostLink], name: str) -> HostLink | None:
     return next((link for link in links if link.name == name), None)
 
 
@@ -150,7 +178,7 @@ def _ip(args: list[str], world: HostWorld) -> ExecResult:
 
 def _ip_show(link_only: bool, rest: list[str], world: HostWorld, family4: bool) -> ExecResult:
     rest = [w for w in rest if w not in ("show", "list", "ls", "s", "dev")]
-    links = _links(world)
+    links = host_links(world)
     if rest:
         found = _find(links, rest[0])
         if found is None:
@@ -159,7 +187,7 @@ def _ip_show(link_only: bool, rest: list[str], world: HostWorld, family4: bool) 
     return ExecResult(0, "".join(_ip_block(link, link_only, family4) for link in links))
 
 
-def _ip_block(link: _Link, link_only: bool, family4: bool) -> str:
+def _ip_block(link: HostLink, link_only: bool, family4: bool) -> str:
     if link.name == "lo":
         head = (
             "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN "
@@ -180,49 +208,52 @@ def _ip_block(link: _Link, link_only: bool, family4: bool) -> str:
         name = f"{link.name}@if{link.peer}" if link.peer else link.name
         master = f"master {link.master} " if link.master else ""
         mode = "mode DEFAULT " if link_only else ""
+        qdisc, qlen = ("fq_codel", "qlen 1000") if link.uplink else ("noqueue", "")
         head = (
-            f"{link.index}: {name}: {flags} mtu 1500 qdisc noqueue {master}state {state} "
-            f"{mode}group default \n"
+            f"{link.index}: {name}: {flags} mtu 1500 qdisc {qdisc} {master}state {state} "
+            f"{mode}group default {qlen}\n"
         )
         netns = " link-netnsid 0" if link.peer else ""
         body = f"    link/ether {link.mac} brd ff:ff:ff:ff:ff:ff{netns}\n"
         inet = ""
-        if link.net is not None and link.net.pool is not None:
-            pool = link.net.pool
+        if link.inet is not None:
             inet = (
-                f"    inet {pool.gateway}/{pool.subnet.prefixlen} brd "
-                f"{pool.subnet.broadcast_address} scope global {link.name}\n"
+                f"    inet {link.inet.with_prefixlen} brd "
+                f"{link.inet.network.broadcast_address} scope global {link.name}\n"
                 "       valid_lft forever preferred_lft forever\n"
             )
         inet6 = (
-            f"    inet6 {_link_local(link.mac)}/64 scope link \n"
+            f"    inet6 {link_local(link.mac)}/64 scope link \n"
             "       valid_lft forever preferred_lft forever\n"
         )
     if link_only:
         return head + body
     if family4:
-        return head + inet
+        return head + inet if inet else ""  # a link without an IPv4 address is left out
     return head + body + inet + inet6
 
 
+def host_routes(world: _Records) -> list[tuple[HostLink, ipaddress.IPv4Interface]]:
+    """The host's link routes, by address: each link with an address, and that address."""
+    found = [(link, link.inet) for link in host_links(world) if link.inet is not None]
+    return sorted(found, key=lambda route: route[1].network.network_address)
+
+
 def _ip_route(world: HostWorld) -> str:
-    routes = []
-    for link in _links(world):
-        pool = link.net.pool if link.net is not None else None
-        if pool is not None:
-            down = "" if link.up else " linkdown"
-            line = (
-                f"{pool.subnet} dev {link.name} proto kernel scope link src {pool.gateway}{down} \n"
-            )
-            routes.append((pool.subnet.network_address, line))
-    return "".join(line for _address, line in sorted(routes))
+    lines = [f"default via {UPLINK_GATEWAY} dev eth0 \n"]
+    for link, inet in host_routes(world):
+        down = "" if link.up else " linkdown"
+        lines.append(
+            f"{inet.network} dev {link.name} proto kernel scope link src {inet.ip}{down} \n"
+        )
+    return "".join(lines)
 
 
 # -- ifconfig (net-tools) -----------------------------------------------------------------------------
 
 
 def _ifconfig(args: list[str], world: HostWorld) -> ExecResult:
-    links = _links(world)
+    links = host_links(world)
     wanted = [a for a in args if not a.startswith("-")]
     if wanted:
         found = _find(links, wanted[0])
@@ -242,7 +273,7 @@ _COUNTERS = (
 )
 
 
-def _ifconfig_block(link: _Link) -> str:
+def _ifconfig_block(link: HostLink) -> str:
     if link.name == "lo":
         return (
             "lo: flags=73<UP,LOOPBACK,RUNNING>  mtu 65536\n"
@@ -252,14 +283,13 @@ def _ifconfig_block(link: _Link) -> str:
         )
     flags = "4163<UP,BROADCAST,RUNNING,MULTICAST>" if link.up else "4099<UP,BROADCAST,MULTICAST>"
     text = f"{link.name}: flags={flags}  mtu 1500\n"
-    if link.net is not None and link.net.pool is not None:
-        pool = link.net.pool
+    if link.inet is not None:
         text += (
-            f"        inet {pool.gateway}  netmask {pool.subnet.netmask}  broadcast "
-            f"{pool.subnet.broadcast_address}\n"
+            f"        inet {link.inet.ip}  netmask {link.inet.netmask}  broadcast "
+            f"{link.inet.network.broadcast_address}\n"
         )
-    text += f"        inet6 {_link_local(link.mac)}  prefixlen 64  scopeid 0x20<link>\n"
-    text += f"        ether {link.mac}  txqueuelen 0  (Ethernet)\n"
+    text += f"        inet6 {link_local(link.mac)}  prefixlen 64  scopeid 0x20<link>\n"
+    text += f"        ether {link.mac}  txqueuelen {1000 if link.uplink else 0}  (Ethernet)\n"
     return text + _COUNTERS
 
 
