@@ -151,13 +151,15 @@ def test_ip_addr_as_each_generation_prints_it(sim):
 def test_on_28_a_peer_number_that_is_also_a_local_interface_shows_its_name(sim28):
     # Seen on 28.5.2 in a fresh engine namespace: "2: eth0@eth1: <BROADCAST,...,LOWER_UP>"
     # (busybox looks the host-side number up in the container's namespace, where 3 is eth1).
+    # The host's links share one count in the order they are made (seen on 28.5.2: veth 9,
+    # then the network's bridge 10, then the second veth 11).
     sim28._host_ifindex = iter(range(3, 100))
-    sim28.create_network("labnet")
-    run(sim28, "x")
-    sim28.connect("labnet", "x")
+    run(sim28, "x")  # its veth: 3
+    sim28.create_network("labnet")  # the bridge: 4
+    sim28.connect("labnet", "x")  # the second veth: 5
     text = out(sim28, "x", "ip", "addr")[1]
     assert "2: eth0@eth1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500" in text
-    assert "3: eth1@if4: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500" in text
+    assert "3: eth1@if5: <BROADCAST,MULTICAST,UP,LOWER_UP,M-DOWN> mtu 1500" in text
 
 
 def interface_networks(engine, name):
@@ -318,3 +320,22 @@ def test_resolv_conf_and_unknown_names_as_each_generation_writes_them(sim):
             "Server:\t\t127.0.0.11\nAddress:\t127.0.0.11:53\n\n"
             + "** server can't find nosuchname: SERVFAIL\n\n" * 2
         )
+
+
+def test_the_hosts_links_have_one_number_each_and_containers_name_their_peer(sim):
+    run(sim, "a")
+    sim.create_network("labnet")
+    run(sim, "b", network="labnet")
+    sim.connect("labnet", "a")
+    sim.create_network("other")
+    run(sim, "c", network="other")
+    links = sim.host_command(["ip", "link"]).output
+    numbers = [int(n) for n in re.findall(r"(?m)^(\d+): ", links)]
+    assert len(numbers) == len(set(numbers)) == 2 + 3 + 4, links  # lo, eth0; 3 bridges; 4 veths
+    assert numbers == sorted(numbers)
+    peers = dict(re.findall(r"(?m)^(\d+): veth\w+@if(\d+):", links))
+    for name in ("a", "b", "c"):
+        for index, peer in re.findall(
+            r"(?m)^(\d+): eth\d+@if(\d+):", out(sim, name, "ip", "addr")[1]
+        ):
+            assert peers[peer] == index  # the host end's number, and its own there

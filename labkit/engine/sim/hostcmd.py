@@ -124,12 +124,10 @@ def host_links(world: _Records) -> list[HostLink]:
         HostLink(2, "eth0", _mac("uplink", False), True, inet=UPLINK, uplink=True),
     ]
     veths: list[HostLink] = []
-    for n, net in enumerate(bridges):
+    for net in bridges:
         members = [world.container_recs.get(cid) for cid in net.members]
         running = [rec for rec in members if rec is not None and rec.running]
-        # docker0 is 3 (after lo and the uplink); veths take odd numbers from 5 (one above
-        # their container side), so the other bridges take the even ones.
-        index = 3 if n == 0 else 2 * n + 2
+        index = net.ifindex  # numbered by the engine when it made the bridge
         assert net.pool is not None
         gateway = ipaddress.IPv4Interface(f"{net.pool.gateway}/{net.pool.subnet.prefixlen}")
         links.append(

@@ -48,6 +48,14 @@ class Networks(Publishing):
         start = offset if offset < len(eps) else 0
         return eps[start:] + eps[:start]
 
+    def _next_host_ifindex(self) -> int:
+        """A new link on the host (a bridge) takes the next number, as the kernel gives them:
+        28 counts the host's links alone; on 20.10 a veth pair's two ends count too (its pairs
+        take two numbers each, so a bridge takes the first of a pair's)."""
+        if self.generation is Generation.V28:
+            return next(self._host_ifindex)
+        return next(self._ifindex)
+
     def _join(self, rec: ContainerRec, ep: EndpointRec, net: NetworkRec) -> None:
         """An endpoint for a running container: an address, a MAC, the next ethN."""
         ep.endpoint_id = new_id()
@@ -138,6 +146,7 @@ class Networks(Publishing):
                 options=options,
                 pool=pool,
                 gateway_given=gateway_given,
+                ifindex=self._next_host_ifindex(),
             )
             self._add_network(net)
             self._events.emit(network_event("create", net.id, net.name, net.driver))

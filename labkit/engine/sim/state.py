@@ -90,6 +90,7 @@ class NetworkRec:
     pool: AddressPool | None = None  # bridge networks only
     gateway_given: bool = True  # user-given subnets show no Gateway unless one was given
     predefined: bool = False
+    ifindex: int = 3  # a bridge's number among the host's links (docker0: 3, after lo and eth0)
     # container IDs with an active endpoint, in the order they joined
     members: dict[str, None] = field(default_factory=dict)
 
