@@ -121,6 +121,7 @@ def course(run: Run) -> Run:
     d("run", "-d", "--init", "--name", app, "--label", t, "-p", ":80", IMAGE)
     d("restart", run.name("ghost"))
     d("run", "--rm", "--label", t, IMAGE, "echo", "hi")  # no echo in the image: removed, not hung
+    d("run", "-d", "--name", "x", "--label", t, IMAGE)  # a container's name has two characters
     d("ps", "-a", "--filter", f"label={t}", "--filter", "status=created")
     d("network", "rm", "bridge")
     d("network", "connect", "none", app)

@@ -29,6 +29,7 @@ EXPECTED_CODES: dict[str, int | set[int] | None] = {
     "run -d --init --name T-myapp2 --label T -p :80 labkit/lab-app:1": None,  # twice: see below
     "restart T-ghost": 1,
     "run --rm --label T labkit/lab-app:1 echo hi": 127,
+    "run -d --name x --label T labkit/lab-app:1": 125,
     "network rm bridge": 1,
     "network connect none T-myapp2": 1,
 }

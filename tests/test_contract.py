@@ -28,6 +28,7 @@ from labkit.errors import (
     ContainerNotRunning,
     ImageNotFound,
     InvalidInput,
+    InvalidName,
     NameInUse,
     NetworkInUse,
     NetworkNotFound,
@@ -617,3 +618,17 @@ def test_watch_sees_a_restart(made):
         assert all(e.name == c.name for e in seen if e.container_id == c.id)
     finally:
         stop()
+
+
+def test_a_container_name_has_two_characters_at_least_and_a_network_name_one(made):
+    """The engine's pattern for container names is [a-zA-Z0-9][a-zA-Z0-9_.-]+ (seen on 20.10 and
+    28.5.2: `docker run --name x` is refused); a network may be called `y`."""
+    with pytest.raises(InvalidName, match="at least two characters") as refused:
+        made.engine.run(LAB_IMAGE, name="x", ports=None)
+    assert refused.value.reply == (
+        400,
+        "Invalid container name (x), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+    )
+    net = made.engine.create_network("y", labels={"simtest": made.tag})
+    made.networks.append(net.id)
+    assert net.name == "y"

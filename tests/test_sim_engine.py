@@ -425,7 +425,7 @@ def test_lab_image_is_known_before_and_after_ensure(sim):
 
 def test_other_images_are_not_found(sim):
     with pytest.raises(ImageNotFound, match="'nosuch/image:1'") as info:
-        sim.run("nosuch/image:1", name="x")
+        sim.run("nosuch/image:1", name="xx")
     assert LAB_IMAGE in str(info.value)
     assert sim.containers() == []
 
@@ -464,24 +464,24 @@ def test_the_ipv6_twin_drifts_apart_when_a_port_is_busy_for_ipv4_alone():
         generation=V20,
     )
     try:
-        pairs = [app(engine, n).port(80) for n in ("a", "b", "c")]
+        pairs = [app(engine, n).port(80) for n in ("aa", "bb", "cc")]
         assert [(p.host_port, p.ipv6_host_port) for p in pairs] == [
             (61100, 61100),
             (61102, 61101),
             (61103, 61102),
         ]
         assert [p.ipv6_differs for p in pairs] == [False, True, True]
-        [row] = port_table(engine.container("b")).to_dict("records")
+        [row] = port_table(engine.container("bb")).to_dict("records")
         assert (row["host port"], row["IPv6 host port"]) == (61102, 61101)
         assert row["note"].startswith("IPv6 got 61101")
         assert row["docker port shows"] == "80/tcp -> 0.0.0.0:61102 | 80/tcp -> [::]:61101"
-        restarted = engine.restart("a", timeout=0).port(80)
+        restarted = engine.restart("aa", timeout=0).port(80)
         assert (restarted.host_port, restarted.ipv6_host_port) == (61104, 61103)
-        engine.remove("b", force=True)
+        engine.remove("bb", force=True)
         # A port named by hand (-p 61102:80) needs both families: c still holds [::]:61102.
         with pytest.raises(PortInUse, match=r"\[::\]:61102"):
-            app(engine, "d", ports={"80/tcp": 61102})
-        fixed = app(engine, "d", ports={"80/tcp": 61105}).port(80)
+            app(engine, "dd", ports={"80/tcp": 61102})
+        fixed = app(engine, "dd", ports={"80/tcp": 61105}).port(80)
         assert (fixed.host_port, fixed.ipv6_host_port) == (61105, 61105)
     finally:
         engine.close()
@@ -497,7 +497,7 @@ def test_on_28_the_twins_share_one_port_and_skip_a_port_busy_for_either_family()
         generation=V28,
     )
     try:
-        pairs = [app(engine, n).port(80) for n in ("a", "b", "c", "d")]
+        pairs = [app(engine, n).port(80) for n in ("aa", "bb", "cc", "dd")]
         assert [(p.host_port, p.ipv6_host_port) for p in pairs] == [
             (61100, 61100),
             (61102, 61102),
@@ -505,7 +505,7 @@ def test_on_28_the_twins_share_one_port_and_skip_a_port_busy_for_either_family()
             (61105, 61105),
         ]
         assert not any(p.ipv6_differs for p in pairs)
-        restarted = engine.restart("a", timeout=0).port(80)
+        restarted = engine.restart("aa", timeout=0).port(80)
         assert (restarted.host_port, restarted.ipv6_host_port) == (61106, 61106)
         loopback = app(engine, "lo", ports={"80/tcp": ("127.0.0.1", None)}).port(80)
         # 127.0.0.1 has a round robin of its own, from the start of the range: 61100 is free
@@ -539,12 +539,12 @@ def test_loopback_binding_has_no_ipv6_twin(sim):
 def test_consecutive_runs_get_consecutive_ports_and_a_restart_moves_on(generation):
     engine = SimulatedEngine(port_range=(32768, 60999), generation=generation)
     try:
-        first = app(engine, "a").port().host_port
-        second = app(engine, "b").port().host_port
+        first = app(engine, "aa").port().host_port
+        second = app(engine, "bb").port().host_port
         assert second > first
-        restarted = engine.restart("a").port().host_port
+        restarted = engine.restart("aa").port().host_port
         assert restarted > second  # the old port is free, yet the allocator moves on
-        assert engine.container("a").port().host_port == restarted
+        assert engine.container("aa").port().host_port == restarted
     finally:
         engine.close()
 
@@ -568,22 +568,22 @@ def test_a_fixed_host_port_that_is_taken_is_port_in_use_and_leaves_nothing(sim):
 
 
 def test_stopped_containers_publish_nothing(sim):
-    app(sim, "s")
-    stopped = sim.stop("s")
+    app(sim, "ss")
+    stopped = sim.stop("ss")
     assert stopped.status == "exited" and stopped.exit_code == 143  # SIGTERM through docker-init
     assert stopped.ports == ()
-    raw = sim.inspect_container("s")
+    raw = sim.inspect_container("ss")
     assert raw["NetworkSettings"]["Ports"] == {}
     assert raw["NetworkSettings"]["Networks"]["bridge"]["IPAddress"] == ""
     assert raw["State"]["Running"] is False and raw["State"]["Pid"] == 0
-    assert sim.stop("s").status == "exited"  # stopping again is a no-op, as on the engine
+    assert sim.stop("ss").status == "exited"  # stopping again is a no-op, as on the engine
 
 
 def test_bad_port_specs_are_the_shared_checks_errors(sim):
     with pytest.raises(InvalidPort):
-        sim.run(LAB_IMAGE, name="p", ports={"80/xyz": None})
+        sim.run(LAB_IMAGE, name="pp", ports={"80/xyz": None})
     with pytest.raises(InvalidPort):
-        sim.run(LAB_IMAGE, name="p", ports={"80/tcp": 70000})
+        sim.run(LAB_IMAGE, name="pp", ports={"80/tcp": 70000})
     with pytest.raises(InvalidName):
         sim.run(LAB_IMAGE, name="-bad")
 
@@ -592,7 +592,7 @@ def test_bad_port_specs_are_the_shared_checks_errors(sim):
 
 
 def test_addresses_and_macs_on_the_default_bridge(sim):
-    a, b, c = (app(sim, n) for n in ("a", "b", "c"))
+    a, b, c = (app(sim, n) for n in ("aa", "bb", "cc"))
     assert [x.ip for x in (a, b, c)] == ["172.17.0.2", "172.17.0.3", "172.17.0.4"]
     macs = [x.attachment("bridge").mac for x in (a, b, c)]
     if sim.generation is V20:
@@ -604,7 +604,7 @@ def test_addresses_and_macs_on_the_default_bridge(sim):
     assert (att.gateway, att.prefix_len) == ("172.17.0.1", 16)
     assert a.network_mode == {V20: "default", V28: "bridge"}[sim.generation]
     assert re.fullmatch(r"[0-9a-f]{64}", a.id)
-    raw = sim.inspect_container("a")["NetworkSettings"]
+    raw = sim.inspect_container("aa")["NetworkSettings"]
     assert (raw["IPAddress"], raw["Gateway"], raw["MacAddress"], raw["IPPrefixLen"]) == (
         "172.17.0.2",
         "172.17.0.1",
@@ -614,8 +614,8 @@ def test_addresses_and_macs_on_the_default_bridge(sim):
 
 
 def test_on_28_a_restart_gives_a_new_random_mac_and_20_10_keeps_the_derived_one(sim):
-    before = app(sim, "m").attachment("bridge").mac
-    after = sim.restart("m").attachment("bridge").mac
+    before = app(sim, "mm").attachment("bridge").mac
+    after = sim.restart("mm").attachment("bridge").mac
     assert (after == before) == (sim.generation is V20)  # measured: 5e:99:... then 3a:0f:...
 
 
@@ -676,14 +676,14 @@ def test_containers_on_a_user_network(sim):
 
 def test_connect_and_disconnect(sim):
     sim.create_network("labnet")
-    a = app(sim, "a")
-    sim.connect("labnet", "a", aliases=["web"])
-    a = sim.container("a")
+    a = app(sim, "aa")
+    sim.connect("labnet", "aa", aliases=["web"])
+    a = sim.container("aa")
     assert [(x.network, x.ip) for x in a.networks] == [
         ("bridge", "172.17.0.2"),
         ("labnet", "172.18.0.2"),
     ]
-    raw = sim.inspect_container("a")["NetworkSettings"]
+    raw = sim.inspect_container("aa")["NetworkSettings"]
     assert raw["IPAddress"] == "172.17.0.2"  # the top level covers the default bridge only
     if sim.generation is V20:
         assert a.attachment("labnet").aliases == ("web", a.id[:12])
@@ -691,23 +691,23 @@ def test_connect_and_disconnect(sim):
     else:  # as 28.5.2 showed for `connect --alias web`
         assert a.attachment("labnet").aliases == ("web",)
         assert raw["Networks"]["labnet"]["Aliases"] == ["web"]
-        assert raw["Networks"]["labnet"]["DNSNames"] == ["a", "web", a.id[:12]]
+        assert raw["Networks"]["labnet"]["DNSNames"] == ["aa", "web", a.id[:12]]
         assert raw["Networks"]["bridge"]["DNSNames"] is None
-    sim.disconnect("labnet", "a")
-    assert [x.network for x in sim.container("a").networks] == ["bridge"]
+    sim.disconnect("labnet", "aa")
+    assert [x.network for x in sim.container("aa").networks] == ["bridge"]
     assert sim.network("labnet").endpoints == ()
-    app(sim, "b")
-    sim.connect("labnet", "b")
-    assert sim.container("b").attachment("labnet").ip == "172.18.0.2"  # freed address reused
+    app(sim, "bb")
+    sim.connect("labnet", "bb")
+    assert sim.container("bb").attachment("labnet").ip == "172.18.0.2"  # freed address reused
 
 
 def test_connecting_a_stopped_container_takes_effect_on_start(sim):
     sim.create_network("labnet")
-    app(sim, "a")
-    sim.stop("a")
-    sim.connect("labnet", "a")
-    assert sim.container("a").attachment("labnet").ip == ""
-    assert sim.start("a").attachment("labnet").ip == "172.18.0.2"
+    app(sim, "aa")
+    sim.stop("aa")
+    sim.connect("labnet", "aa")
+    assert sim.container("aa").attachment("labnet").ip == ""
+    assert sim.start("aa").attachment("labnet").ip == "172.18.0.2"
 
 
 def test_predefined_networks(sim):
@@ -734,15 +734,15 @@ def test_predefined_networks(sim):
 
 
 def test_networks_list_their_endpoints(sim):
-    app(sim, "b")
-    app(sim, "a")
+    app(sim, "bb")
+    app(sim, "aa")
     endpoints = sim.network("bridge").endpoints
     assert [(e.container_name, e.ipv4) for e in endpoints] == [
-        ("a", "172.17.0.3/16"),
-        ("b", "172.17.0.2/16"),
+        ("aa", "172.17.0.3/16"),
+        ("bb", "172.17.0.2/16"),
     ]
     raw = sim.inspect_network("bridge")["Containers"]
-    assert {v["Name"] for v in raw.values()} == {"a", "b"}
+    assert {v["Name"] for v in raw.values()} == {"aa", "bb"}
 
 
 # -- host and none -------------------------------------------------------------------------------
@@ -750,16 +750,16 @@ def test_networks_list_their_endpoints(sim):
 
 def test_host_network_discards_published_ports_with_the_engines_warning(sim):
     with pytest.warns(UserWarning, match=HOST_PORTS_DISCARDED):
-        c = app(sim, "h", network="host")
+        c = app(sim, "hh", network="host")
     assert c.ports == () and c.network_mode == "host"
     att = c.attachment("host")
     assert (att.ip, att.mac, att.gateway) == ("", "", "")
-    raw = sim.inspect_container("h")
+    raw = sim.inspect_container("hh")
     assert raw["NetworkSettings"]["Ports"] == {}
     assert raw["HostConfig"]["PortBindings"] is None  # the Docker backend does not send them
     assert raw["NetworkSettings"]["SandboxKey"] == "/var/run/docker/netns/default"
     endpoints = sim.network("host").endpoints
-    assert [(e.container_name, e.ipv4, e.mac) for e in endpoints] == [("h", "", "")]
+    assert [(e.container_name, e.ipv4, e.mac) for e in endpoints] == [("hh", "", "")]
 
 
 def test_host_network_without_ports_does_not_warn(sim):
@@ -769,10 +769,10 @@ def test_host_network_without_ports_does_not_warn(sim):
 
 
 def test_none_network_has_loopback_only(sim):
-    c = app(sim, "n", network="none")
+    c = app(sim, "nn", network="none")
     assert c.ports == () and c.ip == ""
-    assert sim.exec("n", ["/bin/busybox", "ip", "addr"]).output.count("inet ") == 1
-    assert [(e.container_name, e.ipv4) for e in sim.network("none").endpoints] == [("n", "")]
+    assert sim.exec("nn", ["/bin/busybox", "ip", "addr"]).output.count("inet ") == 1
+    assert [(e.container_name, e.ipv4) for e in sim.network("none").endpoints] == [("nn", "")]
 
 
 @pytest.mark.parametrize(
@@ -786,9 +786,9 @@ def test_none_network_has_loopback_only(sim):
 )
 def test_none_and_host_cannot_mix_with_other_networks(sim, setup, network, message):
     sim.create_network("labnet")
-    sim.run(LAB_IMAGE, name="c", network=None if setup == "bridge" else setup)
+    sim.run(LAB_IMAGE, name="cc", network=None if setup == "bridge" else setup)
     with pytest.raises(InvalidInput, match=message):
-        sim.connect(network, "c")
+        sim.connect(network, "cc")
 
 
 # -- lookups, lists and errors -------------------------------------------------------------------
@@ -805,17 +805,17 @@ def test_containers_are_found_by_name_id_and_prefix(sim):
 
 
 def test_containers_filter_by_labels_and_running(sim):
-    app(sim, "a", labels={"labkit.namespace": "x", "labkit.step": "1"})
-    app(sim, "b", labels={"labkit.namespace": "x"})
-    app(sim, "c")
-    sim.stop("b")
-    assert [c.name for c in sim.containers()] == ["c", "b", "a"]  # newest first, as `docker ps`
-    assert [c.name for c in sim.containers(labels={"labkit.namespace": "x"})] == ["b", "a"]
-    assert [c.name for c in sim.containers(labels={"labkit.namespace": "x"}, all=False)] == ["a"]
-    digest = sim.container("a").labels["labkit.app.digest"]  # the image's label
+    app(sim, "aa", labels={"labkit.namespace": "xx", "labkit.step": "1"})
+    app(sim, "bb", labels={"labkit.namespace": "xx"})
+    app(sim, "cc")
+    sim.stop("bb")
+    assert [c.name for c in sim.containers()] == ["cc", "bb", "aa"]  # newest first, as `docker ps`
+    assert [c.name for c in sim.containers(labels={"labkit.namespace": "xx"})] == ["bb", "aa"]
+    assert [c.name for c in sim.containers(labels={"labkit.namespace": "xx"}, all=False)] == ["aa"]
+    digest = sim.container("aa").labels["labkit.app.digest"]  # the image's label
     assert len(sim.containers(labels={"labkit.app.digest": digest})) == 3
     listed = sim.containers(labels={"labkit.step": "1"})[0]
-    assert listed.ports == sim.container("a").ports and listed.ip == "172.17.0.2"
+    assert listed.ports == sim.container("aa").ports and listed.ip == "172.17.0.2"
 
 
 @pytest.mark.parametrize(
@@ -831,7 +831,7 @@ def test_containers_filter_by_labels_and_running(sim):
         (lambda e: e.network("ghostnet"), NetworkNotFound),
         (lambda e: e.inspect_network("ghostnet"), NetworkNotFound),
         (lambda e: e.remove_network("ghostnet"), NetworkNotFound),
-        (lambda e: e.run(LAB_IMAGE, name="x", network="ghostnet"), NetworkNotFound),
+        (lambda e: e.run(LAB_IMAGE, name="xx", network="ghostnet"), NetworkNotFound),
         (lambda e: e.connect("ghostnet", "dup"), NetworkNotFound),
         (lambda e: e.connect("bridge", "ghost"), ContainerNotFound),
         (lambda e: e.connect("bridge", "dup"), Conflict),
@@ -839,12 +839,12 @@ def test_containers_filter_by_labels_and_running(sim):
         (lambda e: e.create_network("labnet"), NameInUse),
         (lambda e: e.create_network("bridge"), InvalidInput),  # predefined, as the engine says
         (lambda e: e.create_network("bad name"), InvalidName),
-        (lambda e: e.create_network("x", subnet="10.0.0.1/8"), InvalidInput),
-        (lambda e: e.create_network("x", subnet="172.18.5.0/24"), Conflict),
-        (lambda e: e.create_network("x", driver="macvlan2"), InvalidInput),
-        (lambda e: e.create_network("x", subnet="10.9.0.0/24", gateway="10.8.0.1"), InvalidInput),
-        (lambda e: e.create_network("x", driver="host"), InvalidInput),
-        (lambda e: e.create_network("x", driver="overlay"), InvalidInput),
+        (lambda e: e.create_network("xx", subnet="10.0.0.1/8"), InvalidInput),
+        (lambda e: e.create_network("xx", subnet="172.18.5.0/24"), Conflict),
+        (lambda e: e.create_network("xx", driver="macvlan2"), InvalidInput),
+        (lambda e: e.create_network("xx", subnet="10.9.0.0/24", gateway="10.8.0.1"), InvalidInput),
+        (lambda e: e.create_network("xx", driver="host"), InvalidInput),
+        (lambda e: e.create_network("xx", driver="overlay"), InvalidInput),
         (lambda e: e.remove_network("bridge"), InvalidInput),
         (lambda e: e.remove_network("labnet"), NetworkInUse),
         (lambda e: e.remove("dup", force=False), InvalidInput),
@@ -863,28 +863,28 @@ def test_bad_calls_raise_the_docker_backends_error_types(sim, call, error):
 
 
 def test_exec_in_a_stopped_container_is_not_running(sim):
-    app(sim, "s")
-    sim.stop("s")
-    with pytest.raises(ContainerNotRunning, match="'s' is not running"):
-        sim.exec("s", ["/bin/busybox", "hostname"])
+    app(sim, "ss")
+    sim.stop("ss")
+    with pytest.raises(ContainerNotRunning, match="'ss' is not running"):
+        sim.exec("ss", ["/bin/busybox", "hostname"])
 
 
 def test_a_network_with_only_stopped_containers_can_go_and_they_cannot_start(sim):
     sim.create_network("labnet")
-    app(sim, "m", network="labnet")
-    sim.stop("m")
+    app(sim, "mm", network="labnet")
+    sim.stop("mm")
     sim.remove_network("labnet")
     with pytest.raises(NetworkNotFound, match="network is gone"):
-        sim.start("m")
-    assert sim.container("m").status == "exited"
+        sim.start("mm")
+    assert sim.container("mm").status == "exited"
 
 
 def test_remove_frees_name_address_and_port(sim):
-    first = app(sim, "r")
-    sim.remove("r")
+    first = app(sim, "rr")
+    sim.remove("rr")
     with pytest.raises(ContainerNotFound):
-        sim.container("r")
-    again = app(sim, "r")
+        sim.container("rr")
+    again = app(sim, "rr")
     assert again.ip == first.ip and again.id != first.id
     assert again.port().host_port > first.port().host_port  # round-robin: not the freed one
 
@@ -905,10 +905,10 @@ def test_container_inspect_has_the_real_engines_keys(sim, state):
     network = {"user-network": "labnet", "host": "host", "none": "none"}.get(state)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        app(sim, "c", network=network, labels={"labkit.owner": "labkit"})
+        app(sim, "cc", network=network, labels={"labkit.owner": "labkit"})
     if state == "stopped":
-        sim.stop("c")
-    raw = sim.inspect_container("c")
+        sim.stop("cc")
+    raw = sim.inspect_container("cc")
     for path, keys in real_keys(REAL_CONTAINER_KEYS, REAL_KEYS_28, sim.generation).items():
         assert section(raw, path) == keys, path
     if sim.generation is V28:
@@ -919,7 +919,7 @@ def test_container_inspect_has_the_real_engines_keys(sim, state):
             assert list(node) == keys, path
         host = list(raw["HostConfig"])
         assert host[host.index("VolumesFrom") + 1] == "ConsoleSize"
-    assert raw["Name"] == "/c" and raw["Config"]["Image"] == LAB_IMAGE
+    assert raw["Name"] == "/cc" and raw["Config"]["Image"] == LAB_IMAGE
     assert raw["Image"].startswith("sha256:") and len(raw["Image"]) == 71
     assert raw["Path"] == "/bin/busybox" and raw["Args"] == [
         "httpd",
@@ -953,7 +953,7 @@ def test_network_inspect_has_the_real_engines_keys(sim, name):
 
 def test_user_network_inspect_values(sim):
     sim.create_network("labnet", labels={"labkit.owner": "labkit"})
-    c = app(sim, "a", network="labnet")
+    c = app(sim, "aa", network="labnet")
     raw = sim.inspect_network("labnet")
     assert raw["IPAM"]["Config"] == [{"Subnet": "172.18.0.0/16", "Gateway": "172.18.0.1"}]
     assert raw["Options"] == {} and raw["Labels"] == {"labkit.owner": "labkit"}
@@ -984,10 +984,10 @@ def test_network_options_are_kept_and_shown_in_inspect(sim):
 
 
 def test_inspect_returns_a_fresh_copy(sim):
-    app(sim, "a")
-    sim.inspect_container("a")["Config"]["Labels"]["evil"] = "x"
-    assert "evil" not in sim.inspect_container("a")["Config"]["Labels"]
-    assert "evil" not in sim.container("a").labels
+    app(sim, "aa")
+    sim.inspect_container("aa")["Config"]["Labels"]["evil"] = "xx"
+    assert "evil" not in sim.inspect_container("aa")["Config"]["Labels"]
+    assert "evil" not in sim.container("aa").labels
 
 
 # -- restarts without init -------------------------------------------------------------------------
@@ -1006,7 +1006,7 @@ def test_without_init_a_restart_waits_out_its_timeout_and_kills(sim):
 
 
 def test_close_refuses_further_calls(sim):
-    app(sim, "a")
+    app(sim, "aa")
     sim.close()
     with pytest.raises(EngineUnavailable):
         sim.containers()

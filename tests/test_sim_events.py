@@ -50,12 +50,12 @@ def test_a_restart_emits_what_docker_events_shows(sim):
 
 def test_stop_start_remove_and_exec(sim):
     seen, _ = collect(sim)
-    sim.run(LAB_IMAGE, name="a")
-    sim.exec("a", ["hostname"])
-    sim.stop("a")
-    sim.stop("a")  # no-op: no events
-    sim.start("a")
-    sim.remove("a", force=True)
+    sim.run(LAB_IMAGE, name="aa")
+    sim.exec("aa", ["hostname"])
+    sim.stop("aa")
+    sim.stop("aa")  # no-op: no events
+    sim.start("aa")
+    sim.remove("aa", force=True)
     sim.wait_events()
     assert [e.action for e in seen] == [
         "create",
@@ -74,12 +74,12 @@ def test_stop_start_remove_and_exec(sim):
 def test_label_filters_and_the_stop_function(sim):
     mine, stop = collect(sim, labels={"labkit.namespace": "me"})
     everyone, _ = collect(sim)
-    sim.run(LAB_IMAGE, name="a", labels={"labkit.namespace": "me"})
-    sim.run(LAB_IMAGE, name="b", labels={"labkit.namespace": "you"})
+    sim.run(LAB_IMAGE, name="aa", labels={"labkit.namespace": "me"})
+    sim.run(LAB_IMAGE, name="bb", labels={"labkit.namespace": "you"})
     sim.wait_events()
-    assert {e.name for e in mine} == {"a"} and {e.name for e in everyone} == {"a", "b"}
+    assert {e.name for e in mine} == {"aa"} and {e.name for e in everyone} == {"aa", "bb"}
     stop()
-    sim.restart("a")
+    sim.restart("aa")
     sim.wait_events()
     assert len(mine) == 2 and len(everyone) == 9
 
@@ -92,8 +92,8 @@ def test_callbacks_run_off_the_callers_thread_and_may_call_the_engine(sim):
         states.append(sim.container(event.container_id).status)  # re-entering the engine
 
     sim.watch(callback)
-    sim.run(LAB_IMAGE, name="a")
-    sim.restart("a")
+    sim.run(LAB_IMAGE, name="aa")
+    sim.restart("aa")
     assert sim.wait_events()
     assert threads and threading.current_thread() not in threads
     assert len(states) == 7
@@ -105,14 +105,14 @@ def test_a_failing_callback_does_not_stop_the_others(sim):
 
     sim.watch(broken)
     seen, _ = collect(sim)
-    sim.run(LAB_IMAGE, name="a")
+    sim.run(LAB_IMAGE, name="aa")
     sim.wait_events()
     assert [e.action for e in seen] == ["create", "start"]
 
 
 def test_close_stops_delivery(sim):
     seen, _ = collect(sim)
-    sim.run(LAB_IMAGE, name="a")
+    sim.run(LAB_IMAGE, name="aa")
     sim.wait_events()
     sim.close()
     time.sleep(0.05)

@@ -72,7 +72,7 @@ def test_a_published_app_port_serves_the_page_for_real(sim):
 
 
 def test_the_bytes_are_busybox_httpds(sim):
-    port = sim.run(LAB_IMAGE, name="a", ports={"80/tcp": None}).port().host_port
+    port = sim.run(LAB_IMAGE, name="aa", ports={"80/tcp": None}).port().host_port
     reply = raw(port, b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
     assert reply.startswith(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\n\n" + PAGE_TITLE.encode()
@@ -96,19 +96,19 @@ def test_a_restart_refuses_the_old_port_and_serves_the_new_one(sim):
 
 
 def test_stop_and_remove_and_close_release_the_ports(sim):
-    a = sim.run(LAB_IMAGE, name="a", ports={"80/tcp": None}).port().host_port
-    b = sim.run(LAB_IMAGE, name="b", ports={"80/tcp": None}).port().host_port
-    c = sim.run(LAB_IMAGE, name="c", ports={"80/tcp": ("127.0.0.1", None)}).port().host_port
-    sim.stop("a")
+    a = sim.run(LAB_IMAGE, name="aa", ports={"80/tcp": None}).port().host_port
+    b = sim.run(LAB_IMAGE, name="bb", ports={"80/tcp": None}).port().host_port
+    c = sim.run(LAB_IMAGE, name="cc", ports={"80/tcp": ("127.0.0.1", None)}).port().host_port
+    sim.stop("aa")
     assert refused(a) and get(b)[0] == 200
-    sim.remove("b")
+    sim.remove("bb")
     assert refused(b) and get(c)[0] == 200
     sim.close()
     assert refused(c)
 
 
 def test_only_loopback_is_listened_on(sim):
-    port = sim.run(LAB_IMAGE, name="a", ports={"80/tcp": None}).port().host_port
+    port = sim.run(LAB_IMAGE, name="aa", ports={"80/tcp": None}).port().host_port
     outward = [
         a for a in socket.gethostbyname_ex(socket.gethostname())[2] if not a.startswith("127.")
     ]
@@ -125,7 +125,7 @@ def test_ports_busy_on_this_machine_are_skipped():
     holder.bind(("127.0.0.1", start))
     holder.listen()
     try:
-        first = engine.run(LAB_IMAGE, name="a", ports={"80/tcp": None}).port().host_port
+        first = engine.run(LAB_IMAGE, name="aa", ports={"80/tcp": None}).port().host_port
         assert first == start + 1
         assert get(first)[0] == 200
     finally:
@@ -143,7 +143,7 @@ def test_a_fixed_port_held_by_another_program_is_port_in_use():
     port = holder.getsockname()[1]
     try:
         with pytest.raises(PortInUse, match=str(port)):
-            engine.run(LAB_IMAGE, name="a", ports={"80/tcp": port})
+            engine.run(LAB_IMAGE, name="aa", ports={"80/tcp": port})
         assert engine.containers() == []
     finally:
         holder.close()
@@ -164,7 +164,7 @@ def test_three_hundred_listeners_answer(sim):
 
 
 def test_a_silent_client_does_not_block_the_others(sim):
-    port = sim.run(LAB_IMAGE, name="a", ports={"80/tcp": None}).port().host_port
+    port = sim.run(LAB_IMAGE, name="aa", ports={"80/tcp": None}).port().host_port
     idle = socket.create_connection(("127.0.0.1", port), timeout=3)
     try:
         assert get(port)[0] == 200
@@ -209,7 +209,7 @@ def test_model_http_survives_a_restart_and_not_a_stop(sim):
 
 
 def test_model_http_leaves_other_addresses_to_the_real_network(sim):
-    c = sim.run(LAB_IMAGE, name="a", ports={"80/tcp": None})
+    c = sim.run(LAB_IMAGE, name="aa", ports={"80/tcp": None})
     assert sim.model_http("127.0.0.1", c.port().host_port) is None
     assert sim.model_http("10.200.0.1", 80) is None
     assert sim.model_http("localhost", 80) is None
@@ -217,6 +217,6 @@ def test_model_http_leaves_other_addresses_to_the_real_network(sim):
 
 def test_model_http_on_user_networks(sim):
     sim.create_network("labnet")
-    c = sim.run(LAB_IMAGE, name="a", network="labnet")
+    c = sim.run(LAB_IMAGE, name="aa", network="labnet")
     reply = sim.model_http(c.ip, 80)
     assert parse_page(reply.body)["client_addr"].startswith("[::ffff:172.18.0.1]:")

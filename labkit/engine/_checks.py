@@ -28,6 +28,7 @@ from labkit.generation import Generation
 
 __all__ = [
     "check_name",
+    "check_container_name",
     "check_ref",
     "check_ports",
     "check_subnet",
@@ -270,6 +271,21 @@ def check_name(name: str, kind: str = "container") -> str:
             f"pick a name like 'myapp2' or 'labnet' for the {kind}",
         ).answering(
             400, f"Invalid {kind} name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+        )
+    return name
+
+
+def check_container_name(name: str) -> str:
+    """A name for a new container: ``check_name``'s rule and at least two characters (the
+    engine's pattern for container names ends in ``+``; a network's name may be one letter)."""
+    check_name(name)
+    if len(name) < 2:
+        raise InvalidName(
+            f"Invalid container name {name!r}",
+            "the engine wants at least two characters in a container's name",
+            "pick a name like 'myapp2'",
+        ).answering(
+            400, f"Invalid container name ({name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
         )
     return name
 

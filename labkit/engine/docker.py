@@ -33,6 +33,7 @@ from labkit.engine._checks import (
     already_connected,
     check_aliases,
     check_command,
+    check_container_name,
     check_gateway,
     check_labels,
     check_name,
@@ -444,7 +445,7 @@ class DockerEngine:
         hostname: str | None = None,
         dns: Sequence[str] | None = None,
     ) -> Container:
-        check_name(name)
+        check_container_name(name)
         bindings = check_ports(ports)
         labels = check_labels(labels)
         command = check_command(command) if command is not None else None

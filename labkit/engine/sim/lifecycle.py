@@ -9,8 +9,8 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 
 from labkit.engine._checks import (
+    check_container_name,
     check_labels,
-    check_name,
     check_ports,
     name_in_use,
     no_such_program,
@@ -72,7 +72,7 @@ class Lifecycle(Networks):
     ) -> Container:
         """``docker run -d``: create, then start; a start that fails (a host port taken)
         leaves nothing behind, as the Docker backend does."""
-        check_name(name)
+        check_container_name(name)
         labels = check_labels(labels)
         with self._lock:
             cid, said = self.create(
@@ -119,7 +119,7 @@ class Lifecycle(Networks):
         """``docker create`` (``POST /containers/create``): the new container's ID and the
         engine's warnings. Without a ``name`` the engine picks one, as Docker does."""
         if name is not None:
-            check_name(name)
+            check_container_name(name)
         specs = check_ports(ports)
         with self._lock:
             self._check_open()
