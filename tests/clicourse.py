@@ -147,6 +147,14 @@ def course(run: Run) -> Run:
 # -- normalisation --------------------------------------------------------------------------------
 
 _RULES = [
+    # The 28 CLI's `run --rm` cancels its wait when the start fails, and logs that cancel or not
+    # as its goroutines happen to finish (seen both ways on the same engine): not the engine's.
+    (
+        re.compile(
+            r'(?m)^time="[^"]*" level=error msg="error waiting for container: context canceled"\n'
+        ),
+        "",
+    ),
     (re.compile(r"\b[0-9a-f]{64}\b"), "<id>"),
     (re.compile(r"\b[0-9a-f]{12}\b"), "<short>"),
     (re.compile(r"\b(?:[0-9a-f]{2}:){5}[0-9a-f]{2}\b"), "<mac>"),
