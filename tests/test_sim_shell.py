@@ -332,7 +332,10 @@ def test_the_hosts_links_have_one_number_each_and_containers_name_their_peer(sim
     links = sim.host_command(["ip", "link"]).output
     numbers = [int(n) for n in re.findall(r"(?m)^(\d+): ", links)]
     assert len(numbers) == len(set(numbers)) == 2 + 3 + 4, links  # lo, eth0; 3 bridges; 4 veths
-    assert numbers == sorted(numbers)
+    # One count for the links made on the host, in order (seen on 20.10.24 and 28.5.2); on 20.10
+    # a veth pair takes two numbers there, and its container end leaves the host.
+    expected = {V20: [1, 2, 3, 5, 6, 8, 10, 11, 13], V28: list(range(1, 10))}
+    assert numbers == expected[sim.generation], links
     peers = dict(re.findall(r"(?m)^(\d+): veth\w+@if(\d+):", links))
     for name in ("aa", "bb", "cc"):
         for index, peer in re.findall(

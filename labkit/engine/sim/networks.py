@@ -50,8 +50,8 @@ class Networks(Publishing):
 
     def _next_host_ifindex(self) -> int:
         """A new link on the host (a bridge) takes the next number, as the kernel gives them:
-        28 counts the host's links alone; on 20.10 a veth pair's two ends count too (its pairs
-        take two numbers each, so a bridge takes the first of a pair's)."""
+        28 counts the host's links alone; on 20.10 both ends of a veth pair count too (seen on
+        20.10.24: pair 3/4, bridge 5, pair 6/7)."""
         if self.generation is Generation.V28:
             return next(self._host_ifindex)
         return next(self._ifindex)
@@ -71,7 +71,7 @@ class Networks(Publishing):
                 ep.peer = next(self._host_ifindex)
             else:
                 ep.ifindex = next(self._ifindex)  # made on the host, then moved: pair numbers
-                ep.peer = ep.ifindex + 1
+                ep.peer = next(self._ifindex)
             ep.dev = f"eth{rec.next_dev}"
             rec.next_dev += 1
         net.members[rec.id] = None
