@@ -104,10 +104,8 @@ class EngineCore:
         self._closed = False
         self._image_built = False
         self._pids = itertools.count(4000, 7)
-        self._ifindex = itertools.count(
-            4
-        )  # 20.10: every link made on the host (lo, NIC, docker0 first)
-        self._host_ifindex = itertools.count(4)  # 28: host-side numbers (lo, NIC, docker0 first)
+        # The numbers of the links made on the host (lo, NIC, docker0 first): the kernel's count.
+        self._host_ifindex = itertools.count(4)
         self._seq = itertools.count(1)  # the order of joins and publishes (28's raw rules)
         self.container_recs: dict[str, ContainerRec] = {}
         self.exec_recs: dict[str, ExecRec] = {}

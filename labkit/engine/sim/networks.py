@@ -48,14 +48,6 @@ class Networks(Publishing):
         start = offset if offset < len(eps) else 0
         return eps[start:] + eps[:start]
 
-    def _next_host_ifindex(self) -> int:
-        """A new link on the host (a bridge) takes the next number, as the kernel gives them:
-        28 counts the host's links alone; on 20.10 both ends of a veth pair count too (seen on
-        20.10.24: pair 3/4, bridge 5, pair 6/7)."""
-        if self.generation is Generation.V28:
-            return next(self._host_ifindex)
-        return next(self._ifindex)
-
     def _join(self, rec: ContainerRec, ep: EndpointRec, net: NetworkRec) -> None:
         """An endpoint for a running container: an address, a MAC, the next ethN."""
         ep.endpoint_id = new_id()
@@ -70,8 +62,10 @@ class Networks(Publishing):
                 rec.next_ifindex += 1
                 ep.peer = next(self._host_ifindex)
             else:
-                ep.ifindex = next(self._ifindex)  # made on the host, then moved: pair numbers
-                ep.peer = next(self._ifindex)
+                # Made on the host, then moved: both ends take a host number (seen on 20.10.24:
+                # pair 3/4, bridge 5, pair 6/7); on 28 only the host end does.
+                ep.ifindex = next(self._host_ifindex)
+                ep.peer = next(self._host_ifindex)
             ep.dev = f"eth{rec.next_dev}"
             rec.next_dev += 1
         net.members[rec.id] = None
@@ -146,7 +140,7 @@ class Networks(Publishing):
                 options=options,
                 pool=pool,
                 gateway_given=gateway_given,
-                ifindex=self._next_host_ifindex(),
+                ifindex=next(self._host_ifindex),
             )
             self._add_network(net)
             self._events.emit(network_event("create", net.id, net.name, net.driver))
